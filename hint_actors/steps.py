@@ -1,0 +1,304 @@
+"""The pipeline steps over the database, free of Dramatiq so they can be tested directly.
+
+Each step loads state, returns early when its result already exists (messages arrive at
+least once), calls one domain function outside any transaction, writes the result in a
+short transaction guarded against a concurrent duplicate, and returns the messages to
+send next. The actor layer sends them only after the step returned, so a message never
+refers to an uncommitted row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import requests
+from peewee import IntegrityError, ModelUpdate
+
+from hint_actors.trace import callback_payload
+from hint_core.engines import Services, propose_programs, write_hint
+from hint_core.problems import Problem
+from hint_core.prompts import HintContext
+from hint_core.sandbox import RunResult, run_program
+from hint_core.selection import Candidate, select_candidate, token_distance
+from models import (
+    EnhancedProgram,
+    Hint,
+    HintGenerationPhase,
+    ProgramEnhancementPhase,
+    Reflection,
+    Request,
+    utcnow,
+    write_transaction,
+)
+from settings import Settings, get_settings
+
+log = logging.getLogger("hint.steps")
+
+ALREADY_CORRECT = "Your code seems already correct."
+
+
+@dataclass(frozen=True)
+class Next:
+    """A message to send once the step's writes are committed."""
+
+    actor: str
+    arg: int
+
+
+@cache
+def get_services() -> Services:
+    s = get_settings()
+    return Services.build(s.ai_config_path, s.problem_bank_dir, s.problems_url, s.openai_api_key, s.openai_base_url)
+
+
+def _problem(request: Request) -> Problem:
+    return get_services().problems.get(request.problem_id)
+
+
+def _touch(request_pk: int, **fields: object) -> ModelUpdate:
+    return Request.update(updated_at=utcnow(), **fields).where(Request.id == request_pk)
+
+
+# --- step 1: the student's program ------------------------------------------------------
+
+
+def run_student_program(request_pk: int) -> list[Next]:
+    request = Request.get_by_id(request_pk)
+    if request.student_run_at is None and request.stage == "pending":
+        result = run_program(_problem(request), request.student_program)
+        log.info("request %s: student program %s in %.3fs", request.request_id, result.status, result.run_time)
+        _touch(request_pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()).where(
+            Request.student_run_at.is_null()
+        ).execute()
+        request = Request.get_by_id(request_pk)
+    if request.student_correct and request.hint_type in ("plan", "debug"):
+        return finish(request, ALREADY_CORRECT, explanation="The program passes every test.", engine="tests")
+    return check_barrier(request_pk)
+
+
+# --- step 2: candidate programs ---------------------------------------------------------
+
+
+def query_for_enhanced_programs(request_pk: int) -> list[Next]:
+    request = Request.get_by_id(request_pk)
+    if request.stage != "pending":
+        return []
+    if request.enhancement_done_at is None:
+        proposal = propose_programs(
+            get_services(), _problem(request), request.hint_type, request.student_program, request.request_id
+        )
+        record = proposal.record
+        try:
+            with write_transaction():
+                phase = ProgramEnhancementPhase.create(request=request_pk, attempt=1, **record.__dict__, completed_at=utcnow())
+                now = utcnow()
+                for index, proposed in enumerate(proposal.programs):
+                    invalid = proposed.program is None
+                    EnhancedProgram.create(
+                        phase=phase, request=request_pk, index=index, source=proposed.source,
+                        program=proposed.program, invalid_reason=proposed.invalid_reason,
+                        evaluated_at=now if invalid else None, correct=False if invalid else None,
+                    )
+                _touch(request_pk, enhancement_done_at=now).execute()
+        except IntegrityError:
+            # A duplicate delivery stored its phase first; keep that one.
+            log.info("request %s: enhancement phase already stored by another delivery", request.request_id)
+        else:
+            log.info(
+                "request %s: %d candidate(s) from %s (%d LLM call(s), %d+%d tokens)",
+                request.request_id, len(proposal.programs), record.engine, record.llm_calls,
+                record.prompt_tokens, record.completion_tokens,
+            )
+    pending = EnhancedProgram.select(EnhancedProgram.id).where(
+        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
+    )
+    return [Next("run_enhanced_program", c.id) for c in pending] + check_barrier(request_pk)
+
+
+# --- step 3: each candidate -------------------------------------------------------------
+
+
+def run_enhanced_program(candidate_pk: int) -> list[Next]:
+    candidate = EnhancedProgram.get_by_id(candidate_pk)
+    request = candidate.request
+    if candidate.evaluated_at is None and request.stage == "pending":
+        result = run_program(_problem(request), candidate.program)
+        record_candidate_result(candidate, result)
+        log.info(
+            "request %s: candidate %d (%s) %s in %.3fs",
+            request.request_id, candidate.index, candidate.source, result.status, result.run_time,
+        )
+    return check_barrier(request.id)
+
+
+def record_candidate_result(candidate: EnhancedProgram, result: RunResult) -> None:
+    EnhancedProgram.update(
+        evaluated_at=utcnow(),
+        correct=result.correct,
+        run_result=result.to_dict(),
+        run_time=result.run_time,
+        edit_distance=token_distance(candidate.request.student_program, candidate.program or ""),
+    ).where((EnhancedProgram.id == candidate.id) & EnhancedProgram.evaluated_at.is_null()).execute()
+    _touch(candidate.request_id).execute()
+
+
+def give_up_candidate(candidate_pk: int, cause: str) -> list[Next]:
+    """A candidate that cannot be run counts as incorrect; the request goes on without it."""
+    candidate = EnhancedProgram.get_by_id(candidate_pk)
+    EnhancedProgram.update(evaluated_at=utcnow(), correct=False, invalid_reason=f"could not be run: {cause}").where(
+        (EnhancedProgram.id == candidate_pk) & EnhancedProgram.evaluated_at.is_null()
+    ).execute()
+    return check_barrier(candidate.request_id)
+
+
+# --- step 4: the reflection -------------------------------------------------------------
+
+
+def add_reflection(request_pk: int) -> list[Next]:
+    return check_barrier(request_pk)
+
+
+# --- the barrier ------------------------------------------------------------------------
+
+
+def evidence_complete(request: Request) -> bool:
+    """Student run, reflection (or its wait expired), enhancement phase, every candidate."""
+    if request.student_run_at is None or request.enhancement_done_at is None:
+        return False
+    has_reflection = Reflection.select().where(Reflection.request == request.id).exists()
+    if not has_reflection and utcnow() < request.reflection_deadline_at:
+        return False
+    unevaluated = EnhancedProgram.select().where(
+        (EnhancedProgram.request == request.id) & EnhancedProgram.evaluated_at.is_null()
+    )
+    return not unevaluated.exists()
+
+
+def check_barrier(request_pk: int) -> list[Next]:
+    """Claim the hint stage when the evidence is complete; only one caller ever wins."""
+    request = Request.get_by_id(request_pk)
+    if request.stage != "pending" or not evidence_complete(request):
+        return []
+    claimed = _touch(request_pk, stage="hint_claimed", hint_claimed_at=utcnow()).where(Request.stage == "pending").execute()
+    if not claimed:
+        return []
+    log.info("request %s: evidence complete, hint stage claimed", request.request_id)
+    return [Next("generate_hint", request_pk)]
+
+
+# --- step 5: the hint -------------------------------------------------------------------
+
+
+def _correct_candidates(request_pk: int) -> list[Candidate]:
+    rows = EnhancedProgram.select().where((EnhancedProgram.request == request_pk) & (EnhancedProgram.correct == True))  # noqa: E712
+    return [Candidate(row.id, row.program, row.run_time or 0.0) for row in rows]
+
+
+def generate_hint(request_pk: int) -> list[Next]:
+    request = Request.get_by_id(request_pk)
+    if Hint.select().where(Hint.request == request_pk).exists():
+        return [Next("return_hint", request_pk)]
+    if request.stage != "hint_claimed":
+        return []
+    services = get_services()
+    selected = select_candidate(request.hint_type, request.student_program, _correct_candidates(request_pk))
+    reflection = Reflection.get_or_none(Reflection.request == request_pk)
+    ctx = HintContext(
+        problem=_problem(request),
+        hint_type=request.hint_type,
+        student_program=request.student_program,
+        student_run=RunResult.from_dict(request.student_run) if request.student_run else None,
+        reflection_question=reflection.reflection_question if reflection else None,
+        reflection_answer=reflection.reflection_answer if reflection else None,
+        selected_program=selected.program if selected else None,
+        min_reflection_words=services.ai.prompts.min_reflection_words,
+        max_output_chars=services.ai.prompts.max_output_chars,
+    )
+    draft = write_hint(services, ctx, selected.run_time if selected else None, request.request_id)
+    try:
+        with write_transaction():
+            attempt = HintGenerationPhase.select().where(HintGenerationPhase.request == request_pk).count() + 1
+            HintGenerationPhase.create(
+                request=request_pk, attempt=attempt, selected_program=selected.key if selected else None,
+                explanation=draft.explanation, hint=draft.hint, completed_at=utcnow(), **draft.record.__dict__,
+            )
+            Hint.create(
+                request=request_pk, hint=draft.hint, explanation=draft.explanation,
+                engine=draft.record.engine, job_finished_successfully=True,
+            )
+            _touch(request_pk, stage="finished").execute()
+    except IntegrityError:
+        log.info("request %s: hint already stored by another delivery", request.request_id)
+    else:
+        log.info("request %s: hint written by the %s engine", request.request_id, draft.record.engine)
+    return [Next("return_hint", request_pk)]
+
+
+def finish(request: Request, hint: str, explanation: str, engine: str) -> list[Next]:
+    """Store the final successful hint directly (no generation phase needed)."""
+    try:
+        with write_transaction():
+            Hint.create(request=request.id, hint=hint, explanation=explanation, engine=engine, job_finished_successfully=True)
+            _touch(request.id, stage="finished").execute()
+    except IntegrityError:
+        pass
+    return [Next("return_hint", request.id)]
+
+
+# --- the failure path -------------------------------------------------------------------
+
+
+def safe_cause(text: str, settings: Settings | None = None) -> str:
+    """The last line of an error, without secrets, for a message shown to people."""
+    settings = settings or get_settings()
+    line = (text or "unknown error").strip().splitlines()[-1][:300]
+    for secret in (settings.openai_api_key, settings.callback_token, settings.hint_api_token):
+        if secret:
+            line = line.replace(secret, "***")
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", line)
+
+
+def fail_request(request_pk: int, message: str) -> list[Next]:
+    """End a request with the one failed Hint that says why (no-op if it already ended)."""
+    request = Request.get_or_none(Request.id == request_pk)
+    if request is None:
+        return []
+    try:
+        with write_transaction():
+            Hint.create(request=request_pk, job_finished_successfully=False, generation_error_message=message)
+            _touch(request_pk, stage="finished").execute()
+    except IntegrityError:
+        return []
+    log.warning("request %s: failed: %s", request.request_id, message)
+    return [Next("return_hint", request_pk)]
+
+
+# --- step 6: reporting ------------------------------------------------------------------
+
+
+class CallbackFailed(RuntimeError):
+    pass
+
+
+def return_hint(request_pk: int) -> list[Next]:
+    """POST the final hint to orchestration, once; raising makes Dramatiq retry with backoff."""
+    settings = get_settings()
+    hint = Hint.get_or_none(Hint.request == request_pk)
+    if hint is None or hint.reported_at is not None or not settings.save_hint_url:
+        return []
+    request = Request.get_by_id(request_pk)
+    payload = callback_payload(request)
+    headers = {"Authorization": f"Bearer {settings.callback_token}"} if settings.callback_token else {}
+    Hint.update(report_attempts=Hint.report_attempts + 1).where(Hint.id == hint.id).execute()
+    try:
+        reply = requests.post(settings.save_hint_url, json=payload, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise CallbackFailed(f"callback to orchestration failed: {type(exc).__name__}") from None
+    if not 200 <= reply.status_code < 300:
+        raise CallbackFailed(f"callback to orchestration answered HTTP {reply.status_code}")
+    Hint.update(reported_at=utcnow()).where((Hint.id == hint.id) & Hint.reported_at.is_null()).execute()
+    log.info("request %s: hint reported to orchestration", request.request_id)
+    return []

@@ -1,0 +1,70 @@
+"""Stored artifacts of one request as plain JSON: the trace view and the callback payload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playhouse.shortcuts import model_to_dict
+
+from models import EnhancedProgram, Hint, HintGenerationPhase, ProgramEnhancementPhase, Reflection, Request
+
+
+def _row(row: Any, exclude: tuple = ()) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    data = model_to_dict(row, recurse=False, exclude=[getattr(type(row), name) for name in exclude])
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def hint_status(request: Request) -> dict[str, Any]:
+    """The polling answer of `query_hint`."""
+    hint = Hint.get_or_none(Hint.request == request.id)
+    return {
+        "request_id": request.request_id,
+        "job_finished": hint is not None,
+        "hint": hint.hint if hint else None,
+        "job_finished_successfully": hint.job_finished_successfully if hint else None,
+        "generation_error_message": hint.generation_error_message if hint else None,
+    }
+
+
+def artifacts(request: Request) -> dict[str, Any]:
+    """Every stored artifact of the request, in pipeline order."""
+    phases = ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request == request.id).order_by(
+        ProgramEnhancementPhase.attempt
+    )
+    programs = EnhancedProgram.select().where(EnhancedProgram.request == request.id).order_by(
+        EnhancedProgram.phase, EnhancedProgram.index
+    )
+    hint_phases = HintGenerationPhase.select().where(HintGenerationPhase.request == request.id).order_by(
+        HintGenerationPhase.attempt
+    )
+    hint_phase_rows = [_row(p) for p in hint_phases]
+    return {
+        "request": _row(request, exclude=("payload_hash",)),
+        "reflection": _row(Reflection.get_or_none(Reflection.request == request.id), exclude=("payload_hash",)),
+        "program_enhancement_phase": _row(phases[-1]) if phases else None,
+        "program_enhancement_phases": [_row(p) for p in phases],
+        "enhanced_programs": [_row(p) for p in programs],
+        "hint_generation_phase": hint_phase_rows[-1] if hint_phase_rows else None,
+        "hint_generation_phases": hint_phase_rows,
+        "hint": _row(Hint.get_or_none(Hint.request == request.id)),
+    }
+
+
+def callback_payload(request: Request) -> dict[str, Any]:
+    status = hint_status(request)
+    data = artifacts(request)
+    return {
+        "request_id": request.request_id,
+        "hint": status["hint"],
+        "job_finished_successfully": status["job_finished_successfully"],
+        "generation_error_message": status["generation_error_message"],
+        "other_hint_data": {
+            key: data[key]
+            for key in (
+                "request", "reflection", "program_enhancement_phase", "enhanced_programs",
+                "hint_generation_phase", "hint",
+            )
+        },
+    }

@@ -1,0 +1,75 @@
+"""Choosing the correct candidate a hint is built on.
+
+plan/debug: the candidate closest to the student's program, measured in edited tokens,
+so the hint talks about the smallest change that works. optimize: the fastest one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import keyword
+import re
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+_LAYOUT = {tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE}
+_SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+_BUILTIN_NAMES = set(dir(builtins))
+_FALLBACK = re.compile(r"\w+|[^\w\s]")
+
+
+def code_tokens(program: str) -> list[str]:
+    """Python tokens of a program, without comments or blank lines.
+
+    Falls back to a plain word/symbol split for text that does not tokenize, so a
+    syntax error in the student's program still has a distance to every candidate.
+    """
+    try:
+        return [
+            tokenize.tok_name[tok.type] if tok.type in _LAYOUT else tok.string
+            for tok in tokenize.generate_tokens(io.StringIO(program).readline)
+            if tok.type not in _SKIP
+        ]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return _FALLBACK.findall(program)
+
+
+def normalized_tokens(program: str) -> list[str]:
+    """Tokens with local names renamed in order of appearance (v0, v1, ...).
+
+    Two programs that differ only in comments, layout or variable names get the same list.
+    """
+    names: dict[str, str] = {}
+    out = []
+    for tok in code_tokens(program):
+        if tok.isidentifier() and not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES:
+            tok = names.setdefault(tok, f"v{len(names)}")
+        out.append(tok)
+    return out
+
+
+def token_distance(a: str, b: str) -> int:
+    return Levenshtein.distance(code_tokens(a), code_tokens(b))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A verified-correct program and what is known about it."""
+
+    key: int  # the EnhancedProgram id, or an index
+    program: str
+    run_time: float
+
+
+def select_candidate(hint_type: str, student_program: str, candidates: Sequence[Candidate]) -> Candidate | None:
+    """The best correct candidate for this hint type, or None when there is none."""
+    if not candidates:
+        return None
+    if hint_type == "optimize":
+        return min(candidates, key=lambda c: (c.run_time, c.key))
+    student = code_tokens(student_program)
+    return min(candidates, key=lambda c: (Levenshtein.distance(student, code_tokens(c.program)), c.key))
