@@ -1,0 +1,2 @@
+def common_elements(a, b):
+    return list(set(a) & set(b))

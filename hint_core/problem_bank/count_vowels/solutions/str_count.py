@@ -1,0 +1,3 @@
+def count_vowels(s):
+    lowered = s.lower()
+    return sum(lowered.count(vowel) for vowel in "aeiou")
