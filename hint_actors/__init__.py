@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+from dramatiq.middleware import Retries
 
 from hint_actors.broker import GiveUp, Sweeper, build_broker
 from models import connect_database
@@ -23,7 +24,8 @@ dramatiq.set_broker(broker)
 
 from hint_actors import actors  # noqa: E402 - actors bind to the broker set just above
 
-broker.add_middleware(GiveUp(actors.on_give_up))
+# Placed before Retries: `after_*` hooks run in reverse, so Retries marks the message first.
+broker.add_middleware(GiveUp(actors.on_give_up), before=Retries)
 broker.add_middleware(Sweeper(actors.sweep_once, _settings.sweep_interval_seconds))
 
 __all__ = ["actors", "broker"]
