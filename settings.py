@@ -93,7 +93,6 @@ class Settings:
     problems_url: str | None
     save_hint_url: str | None
     callback_token: str | None = field(repr=False)
-    program_execution_url: str | None
     hint_api_token: str | None = field(repr=False)
     reflection_wait_seconds: float
     request_deadline_seconds: float
@@ -145,7 +144,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         problems_url=env.get("BACKEND_ORCHESTRATION_GET_PROBLEMS_URL") or None,
         save_hint_url=env.get("BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL") or None,
         callback_token=env.get("BACKEND_ORCHESTRATION_TOKEN") or None,
-        program_execution_url=env.get("PROGRAM_EXECUTION_URL") or None,
         hint_api_token=env.get("HINT_API_TOKEN") or None,
         reflection_wait_seconds=_float(env, "REFLECTION_WAIT_SECONDS", 60.0),
         request_deadline_seconds=_float(env, "REQUEST_DEADLINE_SECONDS", 600.0),

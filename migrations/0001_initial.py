@@ -2,7 +2,7 @@
 
 JSON columns are plain text; timestamp defaults are set by the application models.
 """
-from peewee import *  # noqa: F403
+from peewee import *
 
 
 def up(migrator, db):

@@ -1,0 +1,205 @@
+"""The production stack as real processes, for end-to-end tests and benchmarks.
+
+A fresh PostgreSQL database and a fresh RabbitMQ queue per stack, waitress serving the
+API (`python -m hint_api.serve`) and `dramatiq hint_actors` workers, all configured
+only through environment variables, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pika
+import psycopg2
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_database():
+    """A fresh database on the local PostgreSQL; dropped afterwards."""
+    name = f"hint_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_ADMIN)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def delete_queues(queue: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+        channel.queue_delete(queue=name)
+    connection.close()
+
+
+class CallbackReceiver:
+    """Plays orchestration's save-hint endpoint; `fail_first` answers 500 that many times."""
+
+    def __init__(self, fail_first: int = 0):
+        self.received: list[dict[str, Any]] = []
+        self.fail_first = fail_first
+        self.calls = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.calls += 1
+                if receiver.calls <= receiver.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/save_ai_hint/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Stack:
+    """Web and worker processes sharing one environment."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.port = int(env["PORT"])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
+        log_path = Path(self.env["HINT_TEST_LOG_DIR"]) / f"{name}-{len(self.processes)}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(proc)
+        self.logs.append(log_path)
+        return proc
+
+    def migrate(self) -> None:
+        subprocess.run([sys.executable, "-m", "scripts.migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+
+    def start_web(self) -> subprocess.Popen:
+        proc = self._spawn([sys.executable, "-m", "hint_api.serve"], "web")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=1).ok:
+                    return proc
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("web did not start: " + self.logs[-1].read_text()[-2000:])
+
+    def start_worker(self, processes: int = 1, threads: int = 8) -> subprocess.Popen:
+        dramatiq = str(Path(sys.executable).with_name("dramatiq"))
+        return self._spawn([dramatiq, "hint_actors", "-p", str(processes), "-t", str(threads)], "worker")
+
+    def stop(self, proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.processes):
+            self.stop(proc)
+
+    def output(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in self.logs)
+
+    # --- the API, as orchestration calls it -----------------------------------------
+    def add_request(self, request_id: int, problem_id: str, program: str, hint_type: str) -> requests.Response:
+        return requests.post(f"{self.base}/ai_hint/add_request/", json={
+            "type": "add_request", "request_id": request_id,
+            "data": {"problem_id": problem_id, "student_program": program, "hint_type": hint_type},
+        }, timeout=10)
+
+    def add_reflection(self, request_id: int, question: str, answer: str) -> requests.Response:
+        return requests.post(f"{self.base}/ai_hint/add_reflection/", json={
+            "request_id": request_id, "data": {"reflection_question": question, "reflection_answer": answer},
+        }, timeout=10)
+
+    def wait_for_hint(self, request_id: int, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = requests.get(f"{self.base}/ai_hint/query_hint/", params={"request_id": request_id}, timeout=10).json()
+            if answer.get("job_finished"):
+                return answer
+            time.sleep(0.05)
+        raise TimeoutError(f"request {request_id} has no hint after {timeout}s\n{self.output()}")
+
+    def trace(self, request_id: int) -> dict[str, Any]:
+        return requests.get(f"{self.base}/ai_hint/trace/", params={"request_id": request_id}, timeout=10).json()
+
+
+def stack_environment(database_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for the stack's processes: only what the service reads."""
+    queue = f"hint_test_{uuid.uuid4().hex[:10]}"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "DATABASE_URL": database_url,
+        "RABBITMQ_URL": RABBITMQ_URL,
+        "TASK_QUEUE": queue,
+        "PORT": str(free_port()),
+        "HINT_TEST_LOG_DIR": str(log_dir),
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def production_stack(log_dir: Path, workers: int = 1, threads: int = 8, **extra: str):
+    """PostgreSQL database + RabbitMQ queue + migrated schema + web + worker processes."""
+    with postgres_database() as url:
+        env = stack_environment(url, log_dir, **extra)
+        stack = Stack(env)
+        try:
+            stack.migrate()
+            stack.start_web()
+            for _ in range(workers):
+                stack.start_worker(threads=threads)
+            yield stack
+        finally:
+            stack.stop_all()
+            delete_queues(env["TASK_QUEUE"])

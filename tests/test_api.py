@@ -1,0 +1,148 @@
+"""The HTTP contract of DESIGN.md, including bad input and repeated calls."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+
+from models import Reflection, Request
+
+PROGRAM = "def factorial(n):\n    return 0\n"
+
+
+def add_request(client, request_id=1, **data):
+    body = {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "debug"} | data
+    return client.post("/ai_hint/add_request/", json={"type": "add_request", "request_id": request_id, "data": body})
+
+
+def add_reflection(client, request_id=1, answer="I think the base case is wrong."):
+    return client.post("/ai_hint/add_reflection/", json={
+        "request_id": request_id, "data": {"reflection_question": "What is wrong?", "reflection_answer": answer},
+    })
+
+
+def test_add_request_stores_and_enqueues(client, broker):
+    reply = add_request(client)
+    assert reply.status_code == 200
+    assert reply.get_json() == {"request_id": 1, "status": "accepted"}
+    request = Request.get(Request.request_id == 1)
+    assert request.problem_id == "factorial" and request.student_program == PROGRAM
+    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
+    assert queued == ["run_student_program", "query_for_enhanced_programs"]
+    assert request.enqueued_at is not None
+
+
+def test_repeated_identical_request_is_a_no_op(client):
+    assert add_request(client).status_code == 200
+    reply = add_request(client)
+    assert reply.status_code == 200 and reply.get_json()["status"] == "already_accepted"
+    assert Request.select().count() == 1
+
+
+def test_conflicting_request_id_is_409_and_changes_nothing(client):
+    add_request(client)
+    reply = add_request(client, student_program="print('other')\n")
+    assert reply.status_code == 409
+    assert "different payload" in reply.get_json()["error"]
+    assert Request.get().student_program == PROGRAM
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"request_id": "abc", "data": {}}, "request_id"),
+        ({"request_id": True, "data": {}}, "request_id"),
+        ({"request_id": -3, "data": {}}, "request_id"),
+        ({"request_id": 1}, "data"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "solve"}}, "hint_type"),
+        ({"request_id": 1, "data": {"problem_id": "", "student_program": "x", "hint_type": "plan"}}, "problem_id"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": 5, "hint_type": "plan"}}, "student_program"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "plan", "student_notebook": []}}, "student_notebook"),
+        ([1, 2, 3], "body"),
+    ],
+)
+def test_bad_add_request_is_400_naming_the_field(client, body, field):
+    reply = client.post("/ai_hint/add_request/", json=body)
+    assert reply.status_code == 400
+    assert field in reply.get_json()["error"]
+    assert Request.select().count() == 0
+
+
+def test_non_json_body_is_400(client):
+    reply = client.post("/ai_hint/add_request/", data="request_id=1", content_type="text/plain")
+    assert reply.status_code == 400 and "JSON" in reply.get_json()["error"]
+
+
+def test_unknown_problem_is_refused_at_intake(client):
+    reply = add_request(client, problem_id="no_such_problem")
+    assert reply.status_code == 422
+    assert "no_such_problem" in reply.get_json()["error"]
+
+
+def test_oversized_program_is_413(client):
+    reply = add_request(client, student_program="x = 1\n" * 20_000)
+    assert reply.status_code == 413
+
+
+def test_reflection_for_unknown_request_is_404(client):
+    reply = add_reflection(client, request_id=99)
+    assert reply.status_code == 404
+    assert Reflection.select().count() == 0
+
+
+def test_reflection_repeat_and_conflict(client):
+    add_request(client)
+    assert add_reflection(client).status_code == 200
+    assert add_reflection(client).get_json()["status"] == "already_accepted"
+    reply = add_reflection(client, answer="Something else entirely.")
+    assert reply.status_code == 409
+    assert Reflection.get().reflection_answer == "I think the base case is wrong."
+
+
+def test_query_hint_before_and_errors(client):
+    add_request(client)
+    reply = client.get("/ai_hint/query_hint/?request_id=1")
+    assert reply.status_code == 200
+    assert reply.get_json() == {
+        "request_id": 1, "job_finished": False, "hint": None,
+        "job_finished_successfully": None, "generation_error_message": None,
+    }
+    assert client.get("/ai_hint/query_hint/?request_id=2").status_code == 404
+    assert client.get("/ai_hint/query_hint/").status_code == 400
+    assert client.get("/ai_hint/query_hint/?request_id=x").status_code == 400
+
+
+def test_trace_shows_every_artifact(client):
+    add_request(client)
+    add_reflection(client)
+    trace = client.get("/ai_hint/trace/?request_id=1").get_json()
+    assert trace["stage"] == "pending"
+    assert trace["request"]["problem_id"] == "factorial"
+    assert trace["reflection"]["reflection_answer"] == "I think the base case is wrong."
+    for key in ("program_enhancement_phases", "enhanced_programs", "hint_generation_phases"):
+        assert trace[key] == []
+
+
+def test_unknown_route_and_method_are_json(client):
+    assert client.get("/nope").get_json()["error"]
+    reply = client.get("/ai_hint/add_request/")
+    assert reply.status_code == 405 and reply.get_json()["error"]
+
+
+def test_health_probes(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["ready"] is True
+
+
+def test_bearer_token_when_configured(app, client):
+    from dataclasses import replace
+
+    from hint_api import create_app
+
+    secured = create_app(replace(app.config["SETTINGS"], hint_api_token="s3cret")).test_client()
+    assert add_request(secured).status_code == 401
+    reply = secured.post("/ai_hint/add_request/", headers={"Authorization": "Bearer s3cret"}, json={
+        "request_id": 5, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
+    assert reply.status_code == 200
+    assert secured.get("/healthz").status_code == 200
