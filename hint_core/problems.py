@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -231,10 +233,13 @@ class ProblemBank:
 class ProblemSource:
     """Where the pipeline gets a problem: the bank, optionally with text from orchestration."""
 
-    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0):
+    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0, ttl: float = 60.0):
         self.bank = bank
         self.remote_url = remote_url
         self.timeout = timeout
+        self.ttl = ttl  # every step of a request needs the problem: ask orchestration once a minute
+        self._fetched: dict[str, tuple[float, Problem]] = {}
+        self._lock = threading.Lock()
 
     def knows(self, problem_id: str) -> bool:
         return problem_id in self.bank
@@ -243,6 +248,17 @@ class ProblemSource:
         problem = self.bank.get(problem_id)
         if not self.remote_url:
             return problem
+        with self._lock:
+            cached = self._fetched.get(problem_id)
+        if cached and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        fetched = self._fetch(problem)
+        with self._lock:
+            self._fetched[problem_id] = (time.monotonic(), fetched)
+        return fetched
+
+    def _fetch(self, problem: Problem) -> Problem:
+        problem_id = problem.id
         try:
             reply = requests.get(self.remote_url, params={"problem_id": problem_id}, timeout=self.timeout)
             reply.raise_for_status()

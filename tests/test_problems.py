@@ -1,0 +1,106 @@
+"""The problem bank on disk and the problem text from orchestration."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from hint_core.problems import ProblemBank, ProblemError, ProblemSource, UnknownProblem, load_problem_dir
+
+SAMPLES = ("sum_two_numbers", "factorial", "count_vowels", "read_file")
+
+
+def test_bank_holds_the_original_samples_and_more():
+    bank = ProblemBank()
+    assert set(SAMPLES) <= set(bank.ids())
+    assert len(bank.ids()) >= 10
+    assert bank.get("sum_two_numbers").function == "foo"
+    assert bank.get("read_file").assets["assets/data.txt"] == b"This is the data to read."
+    assert any(bank.get(i).kind == "stdio" for i in bank.ids())
+    for problem_id in bank.ids():
+        problem = bank.get(problem_id)
+        assert problem.description and problem.template and problem.tests and problem.solutions
+
+
+def test_unknown_problem():
+    with pytest.raises(UnknownProblem, match="nope"):
+        ProblemBank().get("nope")
+
+
+def test_tests_version_changes_with_the_tests(tmp_path):
+    folder = tmp_path / "double"
+    (folder / "solutions").mkdir(parents=True)
+    (folder / "solutions" / "a.py").write_text("def double(x):\n    return 2 * x\n")
+    spec = "description: Double it.\ntemplate: 'def double(x): pass'\nfunction: double\ntests:\n  - {args: [1], expected: 2}\n"
+    (folder / "problem.yaml").write_text(spec)
+    before = load_problem_dir(folder).tests_version
+    (folder / "problem.yaml").write_text(spec + "  - {args: [3], expected: 6}\n")
+    assert load_problem_dir(folder).tests_version != before
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("template: x\nfunction: f\ntests: [{args: [], expected: 1}]\n", "missing field 'description'"),
+    ("description: d\ntemplate: x\nfunction: f\ntests: []\n", "'tests' is empty"),
+    ("description: d\ntemplate: x\nfunction: 3\ntests: [{args: [], expected: 1}]\n", "'function'"),
+    ("description: d\ntemplate: x\nfunction: f\ntests: [{args: []}]\n", "tests[0]: missing field 'expected'"),
+    ("description: d\ntemplate: x\nfunction: f\nlimits: {cpu: 1}\ntests: [{args: [], expected: 1}]\n", "unknown field 'cpu'"),
+    ("description: d\ntemplate: x\nkind: stdio\ntests: [{stdin: 1, expected: '1'}]\n", "'stdin'"),
+])
+def test_malformed_problem_names_problem_and_field(tmp_path, spec, message):
+    folder = tmp_path / "broken"
+    (folder / "solutions").mkdir(parents=True)
+    (folder / "solutions" / "a.py").write_text("def f():\n    return 1\n")
+    (folder / "problem.yaml").write_text(spec)
+    with pytest.raises(ProblemError) as raised:
+        load_problem_dir(folder)
+    assert str(raised.value).startswith("broken:") and message in str(raised.value)
+
+
+@pytest.fixture
+def orchestration():
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            problem_id = parse_qs(urlparse(self.path).query)["problem_id"][0]
+            asked.append(problem_id)
+            body = json.dumps({"task_description": f"Instructor text for {problem_id}", "template_code": "def factorial(n):\n    ...\n"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/problems/programming_problems/", asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_text_comes_from_orchestration_when_configured(orchestration):
+    url, asked = orchestration
+    problem = ProblemSource(ProblemBank(), url).get("factorial")
+    assert asked == ["factorial"]
+    assert problem.description == "Instructor text for factorial"
+    assert problem.template == "def factorial(n):\n    ...\n"
+    assert problem.tests == ProblemBank().get("factorial").tests  # tests stay local and hidden
+
+
+def test_bank_text_is_used_when_orchestration_is_down():
+    source = ProblemSource(ProblemBank(), "http://127.0.0.1:9/unreachable/", timeout=0.5)
+    assert source.get("factorial").description == ProblemBank().get("factorial").description
+
+
+def test_orchestration_is_asked_once_per_ttl(orchestration):
+    url, asked = orchestration
+    source = ProblemSource(ProblemBank(), url, ttl=60)
+    for _ in range(3):
+        source.get("factorial")
+    assert asked == ["factorial"]
