@@ -180,7 +180,30 @@ class SweepLease(BaseModel):
     expires_at = DateTimeField()
 
 
-ALL_MODELS = [Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, SweepLease]
+class SolutionPoolEntry(BaseModel):
+    """A program that passed every test of a problem, kept to build later hints on.
+
+    Tied to the tests it passed: entries of an older `tests_version` are never used as
+    they are, only offered again for re-verification (see `hint_core/pool.py`).
+    """
+
+    problem_id = CharField(max_length=200)
+    tests_version = CharField(max_length=64)  # Problem.tests_version when it was verified
+    normalized_hash = CharField(max_length=64)  # pool.dedup_key: same program up to names and layout
+    program = TextField()
+    tokens = JSONField()  # pool.canonical_tokens, so retrieval does not re-tokenize
+    run_time = FloatField()  # pool.work_seconds of the verifying run
+    source = CharField(max_length=32)  # "reference", "llm", "student", "pool"
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("problem_id", "tests_version", "normalized_hash"), True),)
+
+
+ALL_MODELS = [
+    Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, SweepLease,
+    SolutionPoolEntry,
+]
 
 
 def make_database(url: str, max_connections: int = 8):
