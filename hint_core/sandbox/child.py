@@ -1,122 +1,171 @@
-"""Runs inside the sandboxed child: load the program, answer one record per test input.
+"""The harness inside the sandboxed child: load the program, answer one record per input.
 
-Protocol: a JSON payload arrives on fd CONTROL_FD ({"program", "kind", "function",
-"inputs": [...]}); one JSON line per test goes to fd RECORD_FD:
-{"i": index, "value": plain value} or {"i": index, "error": {"type", "message", "line"}}.
-Expected values never come here, so nothing in this process can claim a pass.
+By the time ``run`` is called the process is already confined (see ``server.py``). It
+receives only the program and the test *inputs*; expected values never come here, so
+nothing in this process can claim a pass. It writes one JSON line per test to the record
+descriptor:
+
+    {"i": 3, "value": <wire value>}          what the function returned / what was printed
+    {"i": 3, "error": {"type", "message", "line"}}   an exception, line in the program
+    {"i": 3, "unsupported": "a value of type Foo ..."}   returned something not checkable
+    {"i": 3, "limit": "output"}              printed more than the output limit
+    {"compile_error": {...}} / {"load_error": {...}}    before any test could run
+
+The program can write to that descriptor too; the parent tolerates it: a forged record
+can only claim a value (exactly what returning it would do), and a duplicate or garbled
+record makes the test fail.
+
+Standard library only: this module runs in the fork server's interpreter.
 """
 
+import builtins
 import io
-import json
 import os
 import sys
-import traceback
+import types
 
-MAX_DEPTH = 20
-MAX_ITEMS = 10_000
-MAX_TEXT = 100_000
+if __package__:
+    from . import wire
+else:  # imported by the fork server, outside the project package
+    import wire
+
 PROGRAM_FILE = "<student>"
+HARNESS_FRAMES = 30  # our own frames below the program's, added to the recursion limit
 
 
-class NotPlain(Exception):
-    pass
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def plain(value, depth=0):
-    """Copy a value made of plain JSON types; anything else is reported as its repr."""
-    if depth > MAX_DEPTH:
-        raise NotPlain("value nested too deeply")
-    if value is None or type(value) in (bool, int, float):
-        if type(value) is int and abs(value).bit_length() > 4096:
-            raise NotPlain("integer too large")
-        return value
-    if type(value) is str:
-        if len(value) > MAX_TEXT:
-            raise NotPlain("string too long")
-        return value
-    if type(value) in (list, tuple):
-        if len(value) > MAX_ITEMS:
-            raise NotPlain("list too long")
-        return [plain(v, depth + 1) for v in value]
-    if type(value) is dict:
-        if len(value) > MAX_ITEMS:
-            raise NotPlain("dict too large")
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                raise NotPlain("dict keys must be strings")
-            out[k] = plain(v, depth + 1)
-        return out
-    raise NotPlain(f"unsupported type {type(value).__name__}")
-
-
-def error_record(exc):
+def _describe(exc):
+    """An exception as type, message and the last line in the program's own code."""
     line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == PROGRAM_FILE:
-            line = frame.lineno
     if isinstance(exc, SyntaxError) and exc.filename == PROGRAM_FILE:
         line = exc.lineno
-    return {"type": type(exc).__name__, "message": str(exc)[:500], "line": line}
+    tb = exc.__traceback__
+    # Walk the traceback objects directly: traceback.extract_tb would load source lines
+    # for every frame, which takes seconds after a deep recursion.
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    try:
+        message = str(exc)[:500]
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        message = "<message could not be shown>"
+    return {"type": str(type(exc).__name__)[:100], "message": message, "line": line}
 
 
-def main(control_fd, record_fd):
-    with os.fdopen(control_fd, "rb") as control:
-        payload = json.loads(control.read())
-    records = os.fdopen(record_fd, "w", buffering=1)
-    real_stdout = sys.stdout
+def _text_stream(fd, mode):
+    raw = io.FileIO(fd, mode, closefd=False)
+    if mode == "r":
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors="backslashreplace",
+                            line_buffering=True)
+
+
+def _fresh_module(name):
+    module = types.ModuleType(name)
+    module.__builtins__ = builtins
+    sys.modules[name] = module
+    return module
+
+
+def run(payload, record_fd):
+    """Answer every input of the payload; return when done (the caller exits)."""
 
     def emit(record):
-        records.write(json.dumps(record) + "\n")
+        _write_all(record_fd, wire.dumps_record(record))
 
-    kind = payload["kind"]
-    source = payload["program"]
-    namespace = {"__name__": "__main__" if kind == "stdio" else "student"}
+    sys.setrecursionlimit(payload["recursion_limit"] + HARNESS_FRAMES)
+    # Printing goes to the output pipe, line by line, so that what was printed before a
+    # timeout or a crash is not lost in a buffer.
+    sys.stdout = _text_stream(1, "w")
+    sys.stderr = _text_stream(2, "w")
+    sys.stdin = _text_stream(0, "r")
     try:
-        code = compile(source, PROGRAM_FILE, "exec")
-    except SyntaxError as exc:
-        emit({"compile_error": error_record(exc)})
+        code = compile(payload["program"], PROGRAM_FILE, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
+        emit({"compile_error": _describe(exc)})
         return
-
-    if kind == "function":
-        sys.stdin = io.StringIO("")
+    if payload["kind"] == "function":
+        _run_function_tests(code, payload, emit)
+    else:
+        _run_stdio_tests(code, payload, emit)
+    for stream in (sys.stdout, sys.stderr):
         try:
-            exec(code, namespace)
-        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
-            emit({"load_error": error_record(exc)})
-            return
-        func = namespace.get(payload["function"])
-        for i, test in enumerate(payload["inputs"]):
-            if not callable(func):
-                emit({"i": i, "error": {"type": "NameError", "message": f"function '{payload['function']}' is not defined", "line": None}})
-                continue
-            try:
-                value = plain(func(*test["args"], **test["kwargs"]))
-                emit({"i": i, "value": value})
-            except NotPlain as exc:
-                emit({"i": i, "error": {"type": "TypeError", "message": f"returned a value that cannot be checked: {exc}", "line": None}})
-            except BaseException as exc:  # noqa: BLE001
-                emit({"i": i, "error": error_record(exc)})
-        return
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - whatever the program left there
+            pass
 
+
+def _run_function_tests(code, payload, emit):
+    module = _fresh_module("student")
+    try:
+        exec(code, module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - the program may raise anything, SystemExit too
+        emit({"load_error": _describe(exc)})
+        return
+    name = payload["function"]
     for i, test in enumerate(payload["inputs"]):
-        sys.stdin = io.StringIO(test["stdin"])
-        captured = io.StringIO()
-        sys.stdout = captured
+        func = module.__dict__.get(name)
+        if not callable(func):
+            emit({"i": i, "error": {"type": "NameError", "message": f"function '{name}' is not defined",
+                                    "line": None}})
+            continue
+        args = wire.decode(test["args"])
+        kwargs = wire.decode(test["kwargs"])
         try:
-            exec(code, {"__name__": "__main__"})
-            error = None
-        except SystemExit as exc:
-            error = None if exc.code in (None, 0) else error_record(exc)
+            result = func(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001
-            error = error_record(exc)
-        finally:
-            sys.stdout = real_stdout
-        if error:
+            emit({"i": i, "error": _describe(exc)})
+            continue
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 200))  # for encoding, if lowered
+        try:
+            emit({"i": i, "value": wire.encode(result)})
+        except wire.BadValue as exc:
+            emit({"i": i, "unsupported": str(exc)})
+
+
+def _run_stdio_tests(code, payload, emit):
+    limit = payload["output_bytes"]
+    saved_in, saved_out = os.dup(0), os.dup(1)
+    for i, test in enumerate(payload["inputs"]):
+        # Real descriptors, not StringIO: programs read open(0), sys.stdin.buffer or
+        # os.read(0) and write sys.stdout.buffer or os.write(1) too.
+        stdin_fd = os.memfd_create("stdin")
+        _write_all(stdin_fd, test["stdin"].encode())
+        os.lseek(stdin_fd, 0, os.SEEK_SET)
+        out_fd = os.memfd_create("stdout")
+        os.dup2(stdin_fd, 0)
+        os.dup2(out_fd, 1)
+        os.close(stdin_fd)
+        sys.stdin = _text_stream(0, "r")
+        stdout = sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                                               encoding="utf-8", errors="backslashreplace")
+        error = None
+        try:
+            exec(code, _fresh_module("__main__").__dict__)
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                error = _describe(exc)
+        except BaseException as exc:  # noqa: BLE001
+            error = _describe(exc)
+        try:
+            stdout.flush()
+        except BaseException as exc:  # noqa: BLE001 - e.g. the file size limit
+            error = error or _describe(exc)
+        size = os.fstat(out_fd).st_size
+        printed = os.pread(out_fd, min(size, limit), 0)
+        os.close(out_fd)
+        os.dup2(saved_out, 1)
+        sys.stdout = _text_stream(1, "w")
+        if size > limit or (error and error["type"] == "OSError" and "too large" in error["message"]):
+            emit({"i": i, "limit": "output"})
+        elif error:
             emit({"i": i, "error": error})
         else:
-            emit({"i": i, "value": captured.getvalue()[:MAX_TEXT]})
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+            emit({"i": i, "value": printed.decode("utf-8", "replace")})
+        os.dup2(saved_in, 0)
