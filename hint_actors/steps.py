@@ -17,8 +17,10 @@ from functools import cache
 import requests
 from peewee import IntegrityError, ModelUpdate
 
+from hint_actors import pool_store
 from hint_actors.trace import callback_payload
 from hint_core.engines import Services, propose_programs, write_hint
+from hint_core.pool import work_seconds
 from hint_core.problems import Problem
 from hint_core.prompts import HintContext
 from hint_core.sandbox import RunResult, run_program
@@ -68,11 +70,13 @@ def _touch(request_pk: int, **fields: object) -> ModelUpdate:
 def run_student_program(request_pk: int) -> list[Next]:
     request = Request.get_by_id(request_pk)
     if request.student_run_at is None and request.stage == "pending":
-        result = run_program(_problem(request), request.student_program)
+        problem = _problem(request)
+        result = run_program(problem, request.student_program)
         log.info("request %s: student program %s in %.3fs", request.request_id, result.status, result.run_time)
         _touch(request_pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()).where(
             Request.student_run_at.is_null()
         ).execute()
+        pool_store.add_to_pool(problem, request.student_program, result, "student")
         request = Request.get_by_id(request_pk)
     if request.student_correct and request.hint_type in ("plan", "debug"):
         return finish(request, ALREADY_CORRECT, explanation="The program passes every test.", engine="tests")
@@ -87,8 +91,10 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
     if request.stage != "pending":
         return []
     if request.enhancement_done_at is None:
+        services, problem = get_services(), _problem(request)
+        pick = pool_store.pick_candidates(problem, request.hint_type, request.student_program, services.ai.pool.candidates)
         proposal = propose_programs(
-            get_services(), _problem(request), request.hint_type, request.student_program, request.request_id
+            services, problem, request.hint_type, request.student_program, request.request_id, pool=pick.offer
         )
         record = proposal.record
         try:
@@ -103,6 +109,9 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
                         evaluated_at=now if invalid else None, correct=False if invalid else None,
                     )
                 _touch(request_pk, enhancement_done_at=now).execute()
+                # Stale entries now wait for their verdict as candidates; they come back
+                # into the pool only if they pass the current tests.
+                pool_store.drop(pick.stale_ids)
         except IntegrityError:
             # A duplicate delivery stored its phase first; keep that one.
             log.info("request %s: enhancement phase already stored by another delivery", request.request_id)
@@ -125,8 +134,10 @@ def run_enhanced_program(candidate_pk: int) -> list[Next]:
     candidate = EnhancedProgram.get_by_id(candidate_pk)
     request = candidate.request
     if candidate.evaluated_at is None and request.stage == "pending":
-        result = run_program(_problem(request), candidate.program)
+        problem = _problem(request)
+        result = run_program(problem, candidate.program)
         record_candidate_result(candidate, result)
+        pool_store.add_to_pool(problem, candidate.program, result, candidate.source)
         log.info(
             "request %s: candidate %d (%s) %s in %.3fs",
             request.request_id, candidate.index, candidate.source, result.status, result.run_time,
@@ -139,7 +150,7 @@ def record_candidate_result(candidate: EnhancedProgram, result: RunResult) -> No
         evaluated_at=utcnow(),
         correct=result.correct,
         run_result=result.to_dict(),
-        run_time=result.run_time,
+        run_time=work_seconds(result),  # what optimize compares: the program's work, not start-up
         edit_distance=token_distance(candidate.request.student_program, candidate.program or ""),
     ).where((EnhancedProgram.id == candidate.id) & EnhancedProgram.evaluated_at.is_null()).execute()
     _touch(candidate.request_id).execute()

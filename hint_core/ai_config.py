@@ -34,12 +34,23 @@ class PromptConfig:
 
 
 @dataclass(frozen=True)
+class PoolConfig:
+    """The solution pool of known-correct programs (see hint_core/pool.py)."""
+
+    candidates: int = 3  # pool entries offered per request: nearest (plan/debug) or fastest (optimize)
+    # Skip the LLM program call for plan/debug when a pool entry is at most this many
+    # tokens away from the student's program; null: always ask the LLM.
+    skip_llm_when_distance_at_most: int | None = None
+
+
+@dataclass(frozen=True)
 class AIConfig:
     engine: Literal["auto", "openai", "offline"] = "auto"
     fallback: Literal["offline", "none"] = "offline"
     program_generation: PhaseConfig = PhaseConfig(temperature=0.8, n=3, max_tokens=2000)
     hint_generation: PhaseConfig = PhaseConfig(model="gpt-4o", temperature=0.3, max_tokens=800)
     prompts: PromptConfig = field(default_factory=PromptConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
 
     def use_llm(self, llm_configured: bool) -> bool:
         return self.engine == "openai" or (self.engine == "auto" and llm_configured)
@@ -62,6 +73,10 @@ def _check_value(value: Any, hint: Any, key: str, base: Any) -> Any:
     if hint is str:
         if not isinstance(value, str) or not value.strip():
             raise AIConfigError(f"ai_config: '{key}' must be a non-empty string, got {value!r}")
+        return value
+    if hint == (int | None):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise AIConfigError(f"ai_config: '{key}' must be a non-negative integer or null, got {value!r}")
         return value
     if hint == (str | None):
         if value is not None and not (isinstance(value, str) and value.strip()):

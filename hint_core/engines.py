@@ -15,6 +15,7 @@ from typing import Any
 from hint_core.ai_config import AIConfig, load_ai_config
 from hint_core.llm import LLMClient, LLMError, ParseError, parse_hint, parse_program
 from hint_core.offline import offline_hint
+from hint_core.pool import PoolOffer
 from hint_core.problems import Problem, ProblemBank, ProblemSource
 from hint_core.prompts import PROGRAM_KEY, HintContext, hint_generation_messages, program_generation_messages
 
@@ -47,7 +48,7 @@ class Services:
 
 @dataclass
 class ProposedProgram:
-    source: str  # "llm" or "reference"
+    source: str  # "llm", "reference" or "pool"
     program: str | None
     invalid_reason: str | None = None
 
@@ -75,15 +76,27 @@ class Proposal:
     programs: list[ProposedProgram] = field(default_factory=list)
 
 
-def propose_programs(svc: Services, problem: Problem, hint_type: str, student_program: str, request_id: object) -> Proposal:
-    """Candidates for the hint: the LLM's (when configured) plus the reference solutions.
+def propose_programs(
+    svc: Services, problem: Problem, hint_type: str, student_program: str, request_id: object,
+    pool: PoolOffer | None = None,
+) -> Proposal:
+    """Candidates for the hint: the LLM's (when configured) plus known-correct programs.
 
-    Reference solutions are always offered: they cost nothing, they are verified like any
-    candidate, and they keep the pipeline going when the LLM answers nothing usable.
+    Reference solutions and pool programs are always offered: they cost nothing, they are
+    verified like any candidate, and they keep the pipeline going when the LLM answers
+    nothing usable. When the pool already holds a program close enough to the student's
+    (`pool.skip_llm_when_distance_at_most`), the LLM call is skipped for plan/debug.
     """
+    pool = pool or PoolOffer()
     references = [ProposedProgram("reference", s) for s in problem.solutions]
+    references += [ProposedProgram("pool", p) for p in pool.programs]
     if svc.llm is None:
         return Proposal(PhaseRecord(engine="offline"), references)
+    threshold = svc.ai.pool.skip_llm_when_distance_at_most
+    if threshold is not None and hint_type != "optimize" and pool.nearest_distance is not None \
+            and pool.nearest_distance <= threshold:
+        log.info("request %s: pool program %d token(s) away, LLM program call skipped", request_id, pool.nearest_distance)
+        return Proposal(PhaseRecord(engine="pool"), references)
 
     phase = svc.ai.program_generation
     messages = program_generation_messages(problem, hint_type, student_program)

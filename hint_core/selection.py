@@ -18,6 +18,7 @@ from rapidfuzz.distance import Levenshtein
 
 _LAYOUT = {tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE}
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+_LAYOUT_NAMES = {tokenize.tok_name[t] for t in _LAYOUT}  # "NEWLINE" is layout, not a name
 _BUILTIN_NAMES = set(dir(builtins))
 _FALLBACK = re.compile(r"\w+|[^\w\s]")
 
@@ -46,7 +47,7 @@ def normalized_tokens(program: str) -> list[str]:
     names: dict[str, str] = {}
     out = []
     for tok in code_tokens(program):
-        if tok.isidentifier() and not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES:
+        if tok.isidentifier() and not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES and tok not in _LAYOUT_NAMES:
             tok = names.setdefault(tok, f"v{len(names)}")
         out.append(tok)
     return out

@@ -1,0 +1,235 @@
+"""The solution pool of a problem: known-correct programs, their normal form and retrieval.
+
+Every program that passed all tests (the bank's reference solutions, verified LLM
+candidates, correct student programs) can join the pool of its problem. Entries are
+deduplicated by a normal form in which comments, docstrings, layout and variable names
+no longer show, so a thousand students writing the same loop make one entry.
+
+Retrieval answers "which known-correct program is closest to this student's?" in token
+edit distance over the normal form, and "which is fastest?". An index sorted by length
+answers the first for thousands of entries in a few milliseconds: the length difference
+is a lower bound of the edit distance, so most entries are never compared.
+
+No database here: `hint_actors` stores the entries and the tests version they were
+verified against, and hands lists of them in.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import hashlib
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from hint_core.sandbox import RunResult
+from hint_core.selection import code_tokens, normalized_tokens
+
+
+class _BoundNames(ast.NodeVisitor):
+    """The variable names a program binds: parameters, assignment and loop targets."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:  # noqa: N802 - ast visitor naming
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            self.names.add(node.id)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self.names.add(node.arg)
+        self.generic_visit(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:  # noqa: N802
+        if node.name:
+            self.names.add(node.name)
+        self.generic_visit(node)
+
+
+class _Renamer(ast.NodeTransformer):
+    """Renames bound variables to v0, v1, ... in order of appearance.
+
+    Function and class names, attributes, imported modules and builtins keep their
+    names: they are part of what the program does, not of how the student named things.
+    """
+
+    def __init__(self, bound: set[str]) -> None:
+        self.bound = bound
+        self.mapping: dict[str, str] = {}
+
+    def _new(self, name: str) -> str:
+        if name not in self.bound:
+            return name
+        return self.mapping.setdefault(name, f"v{len(self.mapping)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:  # noqa: N802
+        node.id = self._new(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self._new(node.arg)
+        self.generic_visit(node)
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:  # noqa: N802
+        if node.name:
+            node.name = self._new(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_Global(self, node: ast.Global) -> ast.Global:  # noqa: N802
+        node.names = [self._new(n) for n in node.names]
+        return node
+
+    visit_Nonlocal = visit_Global  # noqa: N815
+
+
+def _drop_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+
+
+def canonical_tree(program: str) -> ast.Module | None:
+    """The program's syntax tree with docstrings dropped and variables renamed, or None
+    when it does not parse. Line numbers still point into the original program."""
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError):
+        return None
+    _drop_docstrings(tree)
+    finder = _BoundNames()
+    finder.visit(tree)
+    return _Renamer(finder.names).visit(tree)
+
+
+def canonical_source(program: str) -> str | None:
+    """The normal form as source text (None when the program does not parse)."""
+    tree = canonical_tree(program)
+    return None if tree is None else ast.unparse(tree)
+
+
+def canonical_tokens(program: str) -> list[str]:
+    """Tokens of the normal form; for text that does not parse, its tokens with every
+    name renamed, so that even a syntax error has a distance to every entry."""
+    source = canonical_source(program)
+    return code_tokens(source) if source is not None else normalized_tokens(program)
+
+
+def dedup_key(program: str) -> str:
+    """Equal for programs that differ only in comments, docstrings, layout or names."""
+    source = canonical_source(program)
+    text = source if source is not None else "\x1f".join(normalized_tokens(program))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def work_seconds(run: RunResult) -> float:
+    """The time that reflects the program's own work: the CPU time the sandbox measured
+    when it reports one (a fork server starts no interpreter per run), else wall time."""
+    cpu = getattr(run, "cpu_time", 0.0) or 0.0
+    return cpu if cpu > 0 else run.run_time
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """A known-correct program of one problem, verified against the current tests."""
+
+    key: int
+    program: str
+    tokens: tuple[str, ...]  # canonical_tokens(program)
+    run_time: float  # work_seconds of its verifying run
+    source: str  # "reference", "llm", "student", "pool"
+
+
+@dataclass(frozen=True)
+class PoolMatch:
+    entry: PoolEntry
+    distance: int  # token edit distance between normal forms
+
+
+class _Codes:
+    """Token -> one character, so a token list becomes a string and rapidfuzz compares it
+    with its bit-parallel string algorithm instead of hashing list items."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, str] = {}
+
+    def encode(self, tokens: Iterable[str]) -> str:
+        out = []
+        for token in tokens:
+            code = self._codes.get(token)
+            if code is None:
+                n = len(self._codes) + 0x100
+                if n >= 0xD800:  # skip the surrogate range
+                    n += 0x800
+                code = self._codes[token] = chr(n)
+            out.append(code)
+        return "".join(out)
+
+
+class PoolIndex:
+    """Nearest and fastest entries of one problem's pool, built once per list of entries."""
+
+    def __init__(self, entries: Iterable[PoolEntry]):
+        self._codes = _Codes()
+        encoded = sorted(((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key))
+        self._strings = [s for s, _ in encoded]
+        self._entries = [e for _, e in encoded]
+        self._lengths = [len(s) for s in self._strings]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def nearest(self, program: str, k: int = 1) -> list[PoolMatch]:
+        """The `k` entries closest to `program` (ties: lower key first)."""
+        return self.nearest_tokens(canonical_tokens(program), k)
+
+    def nearest_tokens(self, tokens: Sequence[str], k: int = 1) -> list[PoolMatch]:
+        if k < 1 or not self._entries:
+            return []
+        query = self._codes.encode(tokens)
+        n = len(query)
+        # Walk outwards from entries of the query's length; |len(a) - len(b)| <= distance,
+        # so once both sides are further off than the k-th best, nothing closer is left.
+        right = bisect.bisect_left(self._lengths, n)
+        left = right - 1
+        best: list[tuple[int, int, int]] = []  # max-heap of (-distance, -key, position)
+        while left >= 0 or right < len(self._entries):
+            gap_left = n - self._lengths[left] if left >= 0 else None
+            gap_right = self._lengths[right] - n if right < len(self._entries) else None
+            if gap_right is None or (gap_left is not None and gap_left <= gap_right):
+                position, gap, left = left, gap_left, left - 1
+            else:
+                position, gap, right = right, gap_right, right + 1
+            worst = -best[0][0] if len(best) == k else None
+            if worst is not None and gap > worst:
+                break
+            cutoff = worst if worst is not None else None
+            distance = Levenshtein.distance(query, self._strings[position], score_cutoff=cutoff)
+            key = self._entries[position].key
+            item = (-distance, -key, position)
+            if len(best) < k:
+                heapq.heappush(best, item)
+            elif item > best[0]:
+                heapq.heapreplace(best, item)
+        ranked = sorted(best, key=lambda t: (-t[0], -t[1]))
+        return [PoolMatch(self._entries[p], -d) for d, _, p in ranked]
+
+    def fastest(self, k: int = 1) -> list[PoolEntry]:
+        """The `k` entries with the smallest run time (ties: lower key first)."""
+        return heapq.nsmallest(k, self._entries, key=lambda e: (e.run_time, e.key))
+
+
+@dataclass(frozen=True)
+class PoolOffer:
+    """What the pool gives one request: programs to verify as candidates, and how close
+    the nearest known-correct program is (None: the pool is empty)."""
+
+    programs: tuple[str, ...] = ()
+    nearest_distance: int | None = None

@@ -1,0 +1,148 @@
+"""The solution pool in the pipeline: what joins it, what it offers, and test versions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hint_actors import pool_store, steps
+from hint_core.ai_config import PoolConfig
+from hint_core.pool import dedup_key
+from hint_core.problems import ProblemBank
+from hint_core.problems import TestCase as Case
+from hint_core.sandbox import run_program
+from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry
+from tests.conftest import join
+
+BANK = ProblemBank()
+FACTORIAL = BANK.get("factorial")
+# Correct, and closer to the buggy programs below than any reference solution.
+WHILE_FACTORIAL = "def factorial(n):\n    result = 1\n    i = 2\n    while i <= n:\n        result *= i\n        i += 1\n    return result\n"
+BUGGY_WHILE = WHILE_FACTORIAL.replace("result *= i", "result += i")
+WRONG_FACTORIAL = "def factorial(n):\n    return n\n"
+
+
+def ask(client, request_id, program, hint_type="debug", problem_id="factorial"):
+    reply = client.post("/ai_hint/add_request/", json={
+        "request_id": request_id,
+        "data": {"problem_id": problem_id, "student_program": program, "hint_type": hint_type},
+    })
+    assert reply.status_code == 200, reply.get_json()
+    reply = client.post("/ai_hint/add_reflection/", json={
+        "request_id": request_id,
+        "data": {"reflection_question": "What is wrong?", "reflection_answer": "I am not sure where it goes wrong."},
+    })
+    assert reply.status_code == 200, reply.get_json()
+
+
+def trace(client, request_id):
+    return client.get(f"/ai_hint/trace/?request_id={request_id}").get_json()
+
+
+def pool_rows(problem_id="factorial"):
+    return list(SolutionPoolEntry.select().where(SolutionPoolEntry.problem_id == problem_id))
+
+
+def verified_add(problem, program, source="test"):
+    return pool_store.add_to_pool(problem, program, run_program(problem, program), source)
+
+
+def test_a_correct_student_program_joins_the_pool_once(client, broker, worker):
+    ask(client, 1, WHILE_FACTORIAL, hint_type="plan")
+    renamed = WHILE_FACTORIAL.replace("result", "product").replace("    i", "    k").replace("i <=", "k <=")
+    ask(client, 2, "# my solution\n" + renamed.replace("k += 1", "k += 1  # next"), hint_type="plan")
+    join(broker)
+    rows = [r for r in pool_rows() if r.source == "student"]  # the references join too
+    assert [(r.tests_version, r.normalized_hash) for r in rows] == [(FACTORIAL.tests_version, dedup_key(WHILE_FACTORIAL))]
+    assert rows[0].run_time > 0
+
+
+def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, broker, worker):
+    ask(client, 1, BUGGY_WHILE)
+    join(broker)
+    rows = pool_rows()
+    assert sorted(r.program for r in rows) == sorted(FACTORIAL.solutions)
+    assert {r.source for r in rows} == {"reference"}
+    assert not pool_store.add_to_pool(FACTORIAL, WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "test")
+    assert len(pool_rows()) == len(FACTORIAL.solutions)
+
+
+def test_the_nearest_pool_program_is_offered_and_chosen_for_the_hint(client, broker, worker):
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    ask(client, 1, BUGGY_WHILE)
+    join(broker)
+    data = trace(client, 1)
+    pool_programs = [p for p in data["enhanced_programs"] if p["source"] == "pool"]
+    assert [p["program"] for p in pool_programs] == [WHILE_FACTORIAL]
+    assert pool_programs[0]["correct"] is True
+    assert data["hint_generation_phase"]["selected_program"] == pool_programs[0]["id"]
+
+
+def test_reference_solutions_in_the_pool_are_not_offered_twice():
+    for solution in FACTORIAL.solutions:
+        assert verified_add(FACTORIAL, solution, "reference")
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    pick = pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3)
+    assert pick.offer.programs == (WHILE_FACTORIAL,)
+    assert pick.offer.nearest_distance == 1
+
+
+def test_optimize_is_offered_the_fastest_entries():
+    for program in FACTORIAL.solutions + (WHILE_FACTORIAL,):
+        verified_add(FACTORIAL, program)
+    fastest = sorted(pool_rows(), key=lambda r: (r.run_time, r.id))
+    pick = pool_store.pick_candidates(FACTORIAL, "optimize", WHILE_FACTORIAL, k=2)
+    references = {dedup_key(s) for s in FACTORIAL.solutions}
+    expected = [r.program for r in fastest if r.normalized_hash not in references][:2]
+    assert list(pick.offer.programs) == expected
+
+
+def test_entries_verified_against_older_tests_are_never_offered_as_correct():
+    changed = dataclasses.replace(FACTORIAL, tests=FACTORIAL.tests + (Case("negative", args=(-1,), expected=1),))
+    assert changed.tests_version != FACTORIAL.tests_version
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    assert pool_store.load_entries(changed) == []
+    pick = pool_store.pick_candidates(changed, "debug", BUGGY_WHILE, k=3)
+    assert pick.offer.nearest_distance is None  # nothing verified against the new tests
+    assert pick.offer.programs == (WHILE_FACTORIAL,)  # offered again, to be run
+    assert len(pick.stale_ids) == 1
+
+
+def test_stale_entries_are_reverified_by_the_pipeline_or_dropped(client, broker, worker):
+    for program in (WHILE_FACTORIAL, WRONG_FACTORIAL):
+        SolutionPoolEntry.create(
+            problem_id="factorial", tests_version="older-tests", normalized_hash=dedup_key(program),
+            program=program, tokens=[], run_time=0.01, source="student",
+        )
+    ask(client, 1, BUGGY_WHILE)
+    join(broker)
+    offered = {p["program"]: p["correct"] for p in trace(client, 1)["enhanced_programs"] if p["source"] == "pool"}
+    assert offered == {WHILE_FACTORIAL: True, WRONG_FACTORIAL: False}
+    rows = pool_rows()
+    assert {r.tests_version for r in rows} == {FACTORIAL.tests_version}
+    assert WHILE_FACTORIAL in {r.program for r in rows}
+    assert WRONG_FACTORIAL not in {r.program for r in rows}
+
+
+def test_a_close_pool_program_skips_the_llm_program_call(client, broker, worker, llm_services, fake_llm, monkeypatch):
+    monkeypatch.setattr(steps, "get_services", lambda: llm_services)
+    llm_services.ai = dataclasses.replace(llm_services.ai, pool=PoolConfig(skip_llm_when_distance_at_most=2))
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    ask(client, 1, BUGGY_WHILE)  # one token from the pool program
+    ask(client, 2, WRONG_FACTORIAL)  # far from everything
+    join(broker)
+    phases = {p.request.request_id: p.engine for p in ProgramEnhancementPhase.select()}
+    assert phases == {1: "pool", 2: "openai"}
+    assert len(fake_llm.prompts("program")) == 1  # request 2 only
+    assert all(trace(client, i)["hint"]["engine"] == "openai" for i in (1, 2))
+    selected = trace(client, 1)["hint_generation_phase"]["selected_program"]
+    assert EnhancedProgram.get_by_id(selected).program == WHILE_FACTORIAL
+
+
+def test_without_the_option_the_llm_is_always_asked(client, broker, worker, llm_services, fake_llm, monkeypatch):
+    monkeypatch.setattr(steps, "get_services", lambda: llm_services)
+    assert llm_services.ai.pool.skip_llm_when_distance_at_most is None
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    ask(client, 1, BUGGY_WHILE)
+    join(broker)
+    assert ProgramEnhancementPhase.get().engine == "openai"
+    assert len(fake_llm.prompts("program")) == 1
