@@ -10,6 +10,7 @@ import logging
 import dramatiq
 from dramatiq.middleware import Retries
 
+from hint_actors import timing
 from hint_actors.broker import GiveUp, Sweeper, build_broker
 from models import connect_database
 from settings import get_settings
@@ -20,6 +21,7 @@ logging.basicConfig(
 )
 connect_database(_settings.database_url, _settings.db_max_connections)
 broker = build_broker(_settings)
+timing.install(broker)
 dramatiq.set_broker(broker)
 
 from hint_actors import actors  # noqa: E402 - actors bind to the broker set just above

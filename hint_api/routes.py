@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from hint_actors import actors
+from hint_actors import actors, timing
 from hint_actors.trace import artifacts, hint_status
 from hint_api import intake
 from hint_api.intake import IntakeError
@@ -27,7 +27,8 @@ def _body() -> object:
 def _publish(send, stored: intake.Stored, what: str):  # noqa: ANN001
     """Send the first message(s); 503 that says the data is safely stored if the broker is down."""
     try:
-        send()
+        with timing.tagged(stored.request.request_id):  # the steps' timing lines name the request
+            send()
     except Exception as exc:  # any broker error: connection refused, channel closed, no confirm
         log.error("request %s: could not publish %s: %s", stored.request.request_id, what, type(exc).__name__)
         return jsonify(

@@ -16,6 +16,9 @@ from settings import Settings, get_settings
 
 log = logging.getLogger("hint.serve")
 
+# Shared with the benchmark's trivial-route baseline, so both measure the same server.
+WAITRESS_OPTIONS = {"threads": 16, "connection_limit": 1000, "channel_timeout": 30}
+
 
 def start_embedded_worker(settings: Settings) -> dramatiq.Worker:
     """Run the actors in this process, on the in-process broker."""
@@ -34,7 +37,7 @@ def main() -> None:
         start_embedded_worker(settings)
         log.info("embedded mode: in-process broker and workers, database %s", settings.database_url.split("://")[0])
     log.info("listening on port %d", settings.port)
-    serve(app, host="0.0.0.0", port=settings.port, threads=16, connection_limit=1000, channel_timeout=30)
+    serve(app, host="0.0.0.0", port=settings.port, **WAITRESS_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+"""The per-step timing lines operators read and the benchmark parses."""
+
+from __future__ import annotations
+
+import logging
+
+from hint_actors.timing import format_line
+from scripts.bench_steps import parse_line, per_step
+from tests.conftest import join
+from tests.test_pipeline_embedded import BUGGY_FACTORIAL, ask
+
+
+def test_a_line_reads_back():
+    line = "2026-01-01 00:00:00,000 INFO hint.timing [1] " + format_line("generate_hint", 42, 7, 3.25, 120.0, 0, "ok")
+    step = parse_line(line)
+    assert step is not None
+    assert (step.actor, step.request_id, step.queue_wait_ms, step.work_ms, step.outcome) == (
+        "generate_hint", 42, 3.2, 120.0, "ok"
+    )
+    assert parse_line("INFO hint.steps request 42: hint written") is None
+    assert parse_line(format_line("return_hint", None, 7, 1, 1, 0, "ok")).request_id is None
+
+
+def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, broker, worker, caplog):
+    caplog.set_level(logging.INFO, logger="hint.timing")
+    ask(client, 77, BUGGY_FACTORIAL)
+    join(broker)
+    steps = [parse_line(r.getMessage()) for r in caplog.records if r.name == "hint.timing"]
+    assert steps and all(s is not None and s.request_id == 77 for s in steps)
+    actors = {s.actor for s in steps}
+    assert {"run_student_program", "query_for_enhanced_programs", "run_enhanced_program",
+            "add_reflection", "generate_hint", "return_hint"} <= actors
+    assert all(s.queue_wait_ms >= 0 and s.work_ms >= 0 for s in steps)
+    split = per_step(steps)
+    assert list(split)[0] == "run_student_program" and "p99" in split["generate_hint"]["work_ms"]
