@@ -25,6 +25,7 @@ class PhaseConfig:
     max_tokens: int = 1000
     timeout_seconds: float = 60.0
     deadline_seconds: float = 150.0
+    max_attempts: int = 6  # HTTP attempts per call, retries included (the deadline may stop sooner)
 
 
 @dataclass(frozen=True)

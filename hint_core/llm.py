@@ -1,12 +1,15 @@
 """The LLM client: any OpenAI-compatible endpoint, with retries, deadlines and accounting.
 
-Transient failures (429, 5xx, timeouts, connection errors) are retried with exponential
-backoff and jitter, honouring `Retry-After`, until the phase's deadline; anything else
-(400, 401, 403, 404) fails at once with a message safe to store and show.
+Transient failures (429, 5xx, timeouts, connection errors, a body that is not a chat
+completion) are retried with exponential backoff and jitter, honouring `Retry-After`,
+within the phase's attempt budget and total deadline; anything else (400, 401, 403,
+404, 422) fails at once. Error messages name the cause and never carry the provider's
+text, which may quote the API key.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -16,13 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
 
 from hint_core.ai_config import PhaseConfig
 
@@ -32,13 +29,30 @@ Messages = list[dict[str, str]]
 
 _TRANSIENT = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)
 
+# What a failed status means to the operator; the provider's own text is never shown.
+_STATUS_HELP = {
+    400: "bad request (check the model name, max_tokens and the prompt size)",
+    401: "authentication failed (check OPENAI_API_KEY)",
+    403: "permission denied (the key may not have access to this model)",
+    404: "not found (check OPENAI_BASE_URL and the model or deployment name)",
+    422: "the endpoint rejected the request parameters",
+}
+
 
 class LLMError(Exception):
     """The LLM could not answer; the message names the cause and holds no secret."""
 
+    def __init__(self, message: str, calls: int = 0):
+        super().__init__(message)
+        self.calls = calls  # HTTP attempts spent before giving up, for cost accounting
+
 
 class ParseError(ValueError):
     pass
+
+
+class MalformedResponse(Exception):
+    """The endpoint answered 2xx with a body that is not a usable chat completion."""
 
 
 @dataclass
@@ -47,50 +61,153 @@ class LLMReply:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    latency: float = 0.0
+    latency: float = 0.0  # wall time of the whole call, retries and backoff included
     calls: int = 0  # HTTP attempts, retries included
     raw: list[dict[str, Any]] = field(default_factory=list)  # the whole responses
+    finish_reasons: list[str | None] = field(default_factory=list)
 
 
-def _is_transient(exc: BaseException) -> bool:
+@dataclass
+class Usage:
+    """What the LLM calls of one phase cost, failed calls included, for the audit trail."""
+
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    waiting_seconds: float = 0.0
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, reply: LLMReply) -> None:
+        self.model = reply.model
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        self.calls += reply.calls
+        self.waiting_seconds += reply.latency
+        self.responses.extend(reply.raw)
+
+    def add_failure(self, exc: LLMError, seconds: float) -> None:
+        self.calls += exc.calls
+        self.waiting_seconds += seconds
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, MalformedResponse):
+        return True
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code == 429 or exc.status_code >= 500
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
     return isinstance(exc, _TRANSIENT)
 
 
-def _retry_after(exc: BaseException | None) -> float | None:
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms`, `Retry-After` seconds or date)."""
     response = getattr(exc, "response", None)
     if response is None:
         return None
-    value = response.headers.get("retry-after")
+    headers = response.headers
     try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+        if headers.get("retry-after-ms") is not None:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def describe(exc: BaseException) -> str:
+    """The cause of a failure in words safe to log, store and show."""
+    if isinstance(exc, openai.APIStatusError):
+        help_text = _STATUS_HELP.get(exc.status_code)
+        if exc.status_code == 429:
+            help_text = "rate limited"
+        elif exc.status_code >= 500:
+            help_text = "server error"
+        return f"HTTP {exc.status_code} from the LLM endpoint" + (f": {help_text}" if help_text else "")
+    if isinstance(exc, openai.APITimeoutError):
+        return "the LLM endpoint timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "could not connect to the LLM endpoint"
+    if isinstance(exc, MalformedResponse):
+        return f"malformed answer from the LLM endpoint ({exc})"
+    return type(exc).__name__
 
 
 class _Wait:
     """Exponential backoff with jitter, or the server's Retry-After when it sends one."""
 
     def __init__(self, initial: float, maximum: float):
-        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
-        self.maximum = maximum
+        self.backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def __call__(self, state: RetryCallState) -> float:
-        told = _retry_after(state.outcome.exception() if state.outcome else None)
-        if told is not None:
-            return min(told, self.maximum)
-        return self.backoff(state)
+        told = retry_after(state.outcome.exception() if state.outcome else None)
+        # Never sooner than the server asked; the deadline decides whether we wait at all.
+        return told if told is not None else self.backoff(state)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code} from the LLM endpoint"
-    if isinstance(exc, openai.APITimeoutError):
-        return "the LLM endpoint timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return "could not connect to the LLM endpoint"
-    return type(exc).__name__
+class _Stop:
+    """Give up when the attempt budget is spent or the next attempt could not start in time."""
+
+    def __init__(self, max_attempts: int, deadline: float):
+        self.max_attempts = max_attempts
+        self.deadline = deadline
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.max_attempts:
+            return True
+        return time.monotonic() + state.upcoming_sleep >= self.deadline
+
+
+def make_openai_client(
+    api_key: str | None, base_url: str | None, azure_endpoint: str | None = None, api_version: str | None = None
+) -> openai.OpenAI:
+    """The SDK client: Azure OpenAI when an Azure endpoint is given, else plain OpenAI-compatible.
+
+    Retries are ours (with a deadline), so the SDK's own are switched off.
+    """
+    if azure_endpoint:
+        # On Azure the phase's `model` is the deployment name.
+        return openai.AzureOpenAI(
+            api_key=api_key, azure_endpoint=azure_endpoint, api_version=api_version, max_retries=0
+        )
+    # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
+    return openai.OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=0)
+
+
+@dataclass
+class _Answer:
+    contents: list[str]
+    finish_reasons: list[str | None]
+    model: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    raw: dict[str, Any]
+
+
+def _read_completion(response: Any) -> _Answer:
+    """Check the shape of a chat completion; a body that is not one is transient."""
+    try:
+        choices = response.choices
+        if not isinstance(choices, list) or not choices:
+            raise MalformedResponse("no choices")
+        contents = [(c.message.content or "") if c.message is not None else "" for c in choices]
+        finish = [getattr(c, "finish_reason", None) for c in choices]
+        usage = getattr(response, "usage", None)
+        return _Answer(
+            contents=[c if isinstance(c, str) else str(c) for c in contents],
+            finish_reasons=finish,
+            model=getattr(response, "model", None),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            raw=response.model_dump(mode="json"),
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise MalformedResponse(f"unexpected shape: {type(exc).__name__}") from None
 
 
 class LLMClient:
@@ -100,100 +217,140 @@ class LLMClient:
         base_url: str | None,
         backoff_initial: float = 0.5,
         backoff_max: float = 20.0,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
     ):
-        # Local servers (vLLM, Ollama, llama.cpp) accept any key; the client insists on one.
-        self._client = openai.OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=0)
+        self._client = make_openai_client(api_key, base_url, azure_endpoint, api_version)
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
 
-    def complete(
-        self, messages: Messages, phase: PhaseConfig, n: int = 1, request_id: object = None
+    def ask(
+        self, messages: Messages, phase: PhaseConfig, usage: Usage, n: int = 1, request_id: object = None
     ) -> LLMReply:
-        """`n` completions of `messages`; fewer choices than asked are made up by extra calls."""
-        reply = self._one_call(messages, phase, n, request_id)
+        """`complete`, with what it cost (or what a failure cost) added to `usage`."""
+        started = time.monotonic()
+        try:
+            reply = self.complete(messages, phase, n=n, request_id=request_id)
+        except LLMError as exc:
+            usage.add_failure(exc, time.monotonic() - started)
+            raise
+        usage.add(reply)
+        return reply
+
+    def complete(self, messages: Messages, phase: PhaseConfig, n: int = 1, request_id: object = None) -> LLMReply:
+        """`n` completions of `messages` within the phase's deadline.
+
+        Some servers ignore `n` and answer one choice: the missing ones are asked for one
+        by one, concurrently, within the same deadline; if those fail, the choices already
+        in hand are returned.
+        """
+        started = time.monotonic()
+        deadline = started + phase.deadline_seconds
+        reply = self._one_call(messages, phase, n, request_id, deadline)
         missing = n - len(reply.contents)
-        if missing > 0 and reply.contents:
-            # Some servers ignore `n`: ask for the rest one by one, at the same time.
+        if missing > 0:
+            log.info("request %s: LLM answered %d of %d choices; asking for %d more", request_id,
+                     len(reply.contents), n, missing)
             with ThreadPoolExecutor(max_workers=min(missing, 8)) as pool:
-                extra = list(pool.map(lambda _: self._one_call(messages, phase, 1, request_id), range(missing)))
-            for more in extra:
+                futures = [pool.submit(self._one_call, messages, phase, 1, request_id, deadline) for _ in range(missing)]
+            for future in futures:
+                try:
+                    more = future.result()
+                except LLMError as exc:
+                    reply.calls += exc.calls
+                    continue
                 reply.contents.extend(more.contents)
+                reply.finish_reasons.extend(more.finish_reasons)
                 reply.prompt_tokens += more.prompt_tokens
                 reply.completion_tokens += more.completion_tokens
                 reply.calls += more.calls
                 reply.raw.extend(more.raw)
-                reply.latency = max(reply.latency, more.latency)
+        reply.latency = time.monotonic() - started
         return reply
 
-    def _one_call(self, messages: Messages, phase: PhaseConfig, n: int, request_id: object) -> LLMReply:
+    def _one_call(self, messages: Messages, phase: PhaseConfig, n: int, request_id: object, deadline: float) -> LLMReply:
         started = time.monotonic()
         attempts = 0
 
-        def attempt() -> Any:
+        def attempt() -> _Answer:
             nonlocal attempts
             attempts += 1
-            remaining = phase.deadline_seconds - (time.monotonic() - started)
-            timeout = max(1.0, min(phase.timeout_seconds, remaining))
-            return self._client.chat.completions.create(
-                model=phase.model,
-                messages=messages,
-                temperature=phase.temperature,
-                n=n,
-                max_tokens=phase.max_tokens,
-                timeout=timeout,
-            )
+            # One attempt never outlives the phase's deadline.
+            timeout = max(0.05, min(phase.timeout_seconds, deadline - time.monotonic()))
+            try:
+                response = self._client.chat.completions.create(
+                    model=phase.model,
+                    messages=messages,
+                    temperature=phase.temperature,
+                    n=n,
+                    max_tokens=phase.max_tokens,
+                    timeout=timeout,
+                )
+            except ValueError as exc:  # the SDK raises JSONDecodeError for a 2xx body that is not JSON
+                raise MalformedResponse(f"body is not JSON: {type(exc).__name__}") from None
+            return _read_completion(response)
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log.warning(
-                "request %s: LLM attempt %d failed (%s); retrying in %.1fs",
-                request_id, state.attempt_number, _describe(exc) if exc else "?",
+                "request %s: LLM %s attempt %d failed (%s); retrying in %.2fs",
+                request_id, phase.model, state.attempt_number, describe(exc) if exc else "?",
                 state.next_action.sleep if state.next_action else 0.0,
             )
 
         retrying = Retrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_delay(phase.deadline_seconds),
+            retry=retry_if_exception(is_transient),
+            stop=_Stop(phase.max_attempts, deadline),
             wait=_Wait(self.backoff_initial, self.backoff_max),
             before_sleep=log_retry,
+            sleep=time.sleep,
             reraise=True,
         )
         try:
-            response = retrying(attempt)
-        except openai.OpenAIError as exc:
-            log.warning("request %s: LLM call failed after %d attempt(s): %s", request_id, attempts, _describe(exc))
-            raise LLMError(f"{_describe(exc)} (after {attempts} attempt(s))") from None
+            answer = retrying(attempt)
+        except (openai.OpenAIError, MalformedResponse) as exc:
+            why = "" if not is_transient(exc) else f" within the {phase.deadline_seconds:g}s deadline"
+            message = f"{describe(exc)} (gave up after {attempts} attempt(s){why})"
+            log.warning("request %s: LLM %s attempt %d failed for good: %s", request_id, phase.model, attempts, message)
+            raise LLMError(message, calls=attempts) from None
         latency = time.monotonic() - started
-        usage = response.usage
-        contents = [c.message.content or "" for c in response.choices if c.message is not None]
         log.info(
-            "request %s: LLM %s answered %d choice(s) in %.2fs after %d attempt(s)",
-            request_id, phase.model, len(contents), latency, attempts,
+            "request %s: LLM %s attempt %d answered %d choice(s) in %.2fs (%d+%d tokens)",
+            request_id, phase.model, attempts, len(answer.contents), latency,
+            answer.prompt_tokens, answer.completion_tokens,
         )
         return LLMReply(
-            contents=contents,
-            model=response.model or phase.model,
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            contents=answer.contents,
+            model=answer.model or phase.model,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
             latency=latency,
             calls=attempts,
-            raw=[response.model_dump(mode="json")],
+            raw=[answer.raw],
+            finish_reasons=answer.finish_reasons,
         )
 
 
-_FENCE = re.compile(r"```(?:json|python|py)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+# --- parsing answers ----------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)```", re.DOTALL)
+# strict=False: models often put raw newlines inside JSON strings (a program, typically).
+_DECODER = json.JSONDecoder(strict=False)
+
+
+def _fenced(text: str, languages: tuple[str, ...] | None = None) -> list[str]:
+    return [body for lang, body in _FENCE.findall(text) if languages is None or lang.lower() in languages]
 
 
 def extract_json_object(text: str) -> dict[str, Any]:
     """The first JSON object in `text`, tolerating code fences and prose around it."""
     if not text or not text.strip():
         raise ParseError("empty answer")
-    candidates = [text] + _FENCE.findall(text)
-    decoder = json.JSONDecoder()
-    for chunk in candidates:
-        for start in (m.start() for m in re.finditer(r"\{", chunk)):
+    # Fenced blocks first: prose before a fence may hold braces of its own.
+    for chunk in [*_fenced(text), text]:
+        for match in re.finditer(r"\{", chunk):
             try:
-                value, _ = decoder.raw_decode(chunk, start)
+                value, _ = _DECODER.raw_decode(chunk, match.start())
             except ValueError:
                 continue
             if isinstance(value, dict):
@@ -201,16 +358,34 @@ def extract_json_object(text: str) -> dict[str, Any]:
     raise ParseError("no JSON object in the answer")
 
 
+def _strip_fence(program: str) -> str:
+    fenced = _fenced(program)
+    return fenced[0] if fenced else program
+
+
 def parse_program(text: str, key: str) -> str:
-    """The program under `key` in an answer, or ParseError saying what is wrong."""
-    data = extract_json_object(text)
+    """The program under `key` in an answer, or ParseError saying what is wrong.
+
+    An answer that is only a fenced Python block (local models often ignore the JSON
+    instruction) is accepted too: the tests verify every candidate anyway.
+    """
+    try:
+        data = extract_json_object(text)
+    except ParseError:
+        python = _fenced(text or "", ("python", "py", "python3"))
+        if len(python) == 1 and python[0].strip():
+            return python[0].strip("\n") + "\n"
+        raise
     if key not in data:
-        raise ParseError(f"answer has no '{key}' key")
+        keys = ", ".join(repr(k) for k in list(data)[:5]) or "none"
+        raise ParseError(f"answer has no '{key}' key (keys: {keys})")
     program = data[key]
     if not isinstance(program, str) or not program.strip():
         raise ParseError(f"'{key}' is not a non-empty string")
-    fenced = _FENCE.findall(program)
-    return (fenced[0] if fenced else program).strip("\n") + "\n"
+    program = _strip_fence(program).strip("\n")
+    if not program.strip():
+        raise ParseError(f"'{key}' holds no code")
+    return program + "\n"
 
 
 def parse_hint(text: str) -> tuple[str, str]:

@@ -58,6 +58,7 @@ class FakeOpenAI:
         )
         self.ignore_n = False  # behave like servers that always answer one choice
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []  # request paths with their query, in arrival order
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._counter = itertools.count()
@@ -84,11 +85,12 @@ class FakeOpenAI:
                     body = json.loads(raw)
                 except ValueError:
                     body = {}
-                fake._answer(self, body)
+                fake._answer(self, body, self.path)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval keeps stop() (and so every test using the fake) fast.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self.base_url
 
     @property
@@ -117,9 +119,10 @@ class FakeOpenAI:
         return "program" if ("fixed_program" in system or "optimized_program" in system) else "hint"
 
     # --- answering -----------------------------------------------------------------
-    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], path: str = "") -> None:
         with self._lock:
             self.requests.append(body)
+            self.paths.append(path)
             behaviour = self._script.popleft() if self._script else Behaviour()
         time.sleep(self.latency + behaviour.stall)
         if behaviour.drop:
