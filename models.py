@@ -25,7 +25,7 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
 
 db = DatabaseProxy()
 
@@ -172,6 +172,27 @@ class Hint(BaseModel):
     report_attempts = IntegerField(default=0)
 
 
+class StepClaim(BaseModel):
+    """Who is doing a step's costly work (an LLM call, the callback) right now.
+
+    A step claims its work before starting it, so a second delivery of the same message
+    leaves work in progress alone instead of paying for it twice. A claim past
+    `expires_at` belongs to a worker that died; another may take it over (`takeovers`
+    counts how often). A step that fails releases its claim so its retry can run.
+    """
+
+    request = ForeignKeyField(Request, backref="claims", on_delete="CASCADE")
+    step = CharField(max_length=64)
+    attempt = IntegerField(default=1)
+    holder = CharField(max_length=200)  # host:pid:thread of the worker doing the work
+    claimed_at = DateTimeField()
+    expires_at = DateTimeField()
+    takeovers = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("request", "step", "attempt"), True),)
+
+
 class SweepLease(BaseModel):
     """Which worker process runs the periodic sweep right now (one at a time)."""
 
@@ -201,7 +222,7 @@ class SolutionPoolEntry(BaseModel):
 
 
 ALL_MODELS = [
-    Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, SweepLease,
+    Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, StepClaim, SweepLease,
     SolutionPoolEntry,
 ]
 
@@ -238,6 +259,17 @@ def connect_database(url: str, max_connections: int = 8):
     database = make_database(url, max_connections)
     db.initialize(database)
     return database
+
+
+def release_connection() -> None:
+    """Give this thread's pooled connection back while it waits on something slow that
+    needs no database (an LLM call, a program run); the next query takes one again.
+
+    Worker threads then hold connections only while they talk to the database, so a pool
+    smaller than the thread count is shared instead of exhausted.
+    """
+    if isinstance(db.obj, PooledDatabase) and not db.is_closed() and not db.in_transaction():
+        db.close()
 
 
 def write_transaction():  # noqa: ANN201 - a peewee transaction context

@@ -148,7 +148,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reflection_wait_seconds=_float(env, "REFLECTION_WAIT_SECONDS", 60.0),
         request_deadline_seconds=_float(env, "REQUEST_DEADLINE_SECONDS", 600.0),
         sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
-        stall_seconds=_float(env, "STALL_SECONDS", 120.0),
+        stall_seconds=_float(env, "STALL_SECONDS", 60.0),
         port=_int(env, "PORT", 8001, 1, 65535),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -57,7 +57,11 @@ def generate_hint(request_pk: int) -> None:
 # Orchestration may be down for a while: keep trying with growing pauses (up to ~10 min apart).
 @dramatiq.actor(queue_name=QUEUE, broker_priority=P.return_hint, max_retries=25, min_backoff=SECOND, max_backoff=600 * SECOND)
 def return_hint(request_pk: int) -> None:
-    send_next(steps.return_hint(request_pk))
+    try:
+        send_next(steps.return_hint(request_pk))
+    except steps.ReportInProgress:
+        # Another delivery is posting it; look again once that one is done (or expired).
+        raise dramatiq.Retry(delay=5 * SECOND) from None
 
 
 ACTORS = {
@@ -80,5 +84,6 @@ def on_give_up(actor_name: str, message: dramatiq.Message, exception: BaseExcept
 
 def sweep_once() -> None:
     """One sweep pass, if this process holds the lease."""
-    if sweep.acquire_lease(HOLDER, ttl_seconds=max(30.0, 3 * _settings.sweep_interval_seconds)):
+    # Three missed renewals hand the sweep to another process (its holder died).
+    if sweep.acquire_lease(HOLDER, ttl_seconds=max(3.0, 3 * _settings.sweep_interval_seconds)):
         send_next(sweep.sweep(_settings.stall_seconds, bool(_settings.save_hint_url)))

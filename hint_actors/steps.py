@@ -17,7 +17,7 @@ from functools import cache
 import requests
 from peewee import IntegrityError, ModelUpdate
 
-from hint_actors import pool_store
+from hint_actors import claims, pool_store
 from hint_actors.trace import callback_payload
 from hint_core.engines import Services, propose_programs, write_hint
 from hint_core.pool import work_seconds
@@ -32,6 +32,7 @@ from models import (
     ProgramEnhancementPhase,
     Reflection,
     Request,
+    release_connection,
     utcnow,
     write_transaction,
 )
@@ -71,6 +72,7 @@ def run_student_program(request_pk: int) -> list[Next]:
     request = Request.get_by_id(request_pk)
     if request.student_run_at is None and request.stage == "pending":
         problem = _problem(request)
+        release_connection()  # not needed while the program runs
         result = run_program(problem, request.student_program)
         log.info("request %s: student program %s in %.3fs", request.request_id, result.status, result.run_time)
         _touch(request_pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()).where(
@@ -91,8 +93,13 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
     if request.stage != "pending":
         return []
     if request.enhancement_done_at is None:
+        # A second delivery must not ask the LLM again while the first still waits for it.
+        if not claims.claim_llm_phase(request_pk, "query_for_enhanced_programs", get_services().ai.program_generation):
+            log.info("request %s: candidates are being asked for by another delivery", request.request_id)
+            return []
         services, problem = get_services(), _problem(request)
         pick = pool_store.pick_candidates(problem, request.hint_type, request.student_program, services.ai.pool.candidates)
+        release_connection()  # not needed while the LLM answers
         proposal = propose_programs(
             services, problem, request.hint_type, request.student_program, request.request_id, pool=pick.offer
         )
@@ -135,6 +142,7 @@ def run_enhanced_program(candidate_pk: int) -> list[Next]:
     request = candidate.request
     if candidate.evaluated_at is None and request.stage == "pending":
         problem = _problem(request)
+        release_connection()
         result = run_program(problem, candidate.program)
         record_candidate_result(candidate, result)
         pool_store.add_to_pool(problem, candidate.program, result, candidate.source)
@@ -214,6 +222,9 @@ def generate_hint(request_pk: int) -> list[Next]:
         return [Next("return_hint", request_pk)]
     if request.stage != "hint_claimed":
         return []
+    if not claims.claim_llm_phase(request_pk, "generate_hint", get_services().ai.hint_generation):
+        log.info("request %s: the hint is being written by another delivery", request.request_id)
+        return []
     services = get_services()
     selected = select_candidate(request.hint_type, request.student_program, _correct_candidates(request_pk))
     reflection = Reflection.get_or_none(Reflection.request == request_pk)
@@ -228,6 +239,7 @@ def generate_hint(request_pk: int) -> list[Next]:
         min_reflection_words=services.ai.prompts.min_reflection_words,
         max_output_chars=services.ai.prompts.max_output_chars,
     )
+    release_connection()
     draft = write_hint(services, ctx, selected.run_time if selected else None, request.request_id)
     try:
         with write_transaction():
@@ -295,12 +307,18 @@ class CallbackFailed(RuntimeError):
 
 
 def return_hint(request_pk: int) -> list[Next]:
+class ReportInProgress(RuntimeError):
+    """Another delivery is posting this hint right now; try again once it is done."""
+
+
     """POST the final hint to orchestration, once; raising makes Dramatiq retry with backoff."""
     settings = get_settings()
     hint = Hint.get_or_none(Hint.request == request_pk)
     if hint is None or hint.reported_at is not None or not settings.save_hint_url:
         return []
     request = Request.get_by_id(request_pk)
+    if not claims.claim(request_pk, "return_hint", claims.CALLBACK_CLAIM_SECONDS):
+        raise ReportInProgress(f"request pk {request_pk}: another delivery is reporting this hint")
     payload = callback_payload(request)
     headers = {"Authorization": f"Bearer {settings.callback_token}"} if settings.callback_token else {}
     Hint.update(report_attempts=Hint.report_attempts + 1).where(Hint.id == hint.id).execute()

@@ -4,8 +4,15 @@ One worker process at a time holds the sweep lease (a row renewed with a conditi
 update, so it works on SQLite and PostgreSQL alike). The sweep ends requests past their
 deadline with a failed hint, lets requests whose reflection never came go ahead, and
 re-sends the next message of requests that stopped moving (a message lost with a
-crashed worker or a restarted broker). Every step is idempotent, so a re-sent message
-that was not lost after all does no harm.
+crashed worker, a restarted broker, or a worker killed between its commit and its
+send). Every step is idempotent, so a re-sent message that was not lost after all does
+no harm.
+
+"Stopped moving" depends on the step a request waits for. An LLM step holds a claim
+for as long as its phase may take (see claims.py): while the claim is live the request
+is not stalled however long the call takes, and once it expires (the worker died) the
+step is re-sent and taken over at once. Every other step (a program run, a queued
+message) shows progress within STALL_SECONDS or is re-sent.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 
 from peewee import IntegrityError
 
-from hint_actors import steps
+from hint_actors import claims, steps
 from hint_actors.steps import Next
 from models import EnhancedProgram, Hint, Reflection, Request, SweepLease, utcnow, write_transaction
 
@@ -56,20 +63,27 @@ def waiting_for(request: Request) -> str:
     return "add_reflection"
 
 
-def _resend(request: Request) -> list[Next]:
+def _unevaluated(request_pk: int) -> list[Next]:
+    rows = EnhancedProgram.select(EnhancedProgram.id).where(
+        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
+    )
+    return [Next("run_enhanced_program", c.id) for c in rows]
+
+
+def _resend(request: Request, now: dt.datetime) -> list[Next]:
+    """The messages that move a stalled request on; none for an LLM step still claimed."""
     if request.stage == "hint_claimed":
-        return [Next("generate_hint", request.id)]
+        return [] if claims.live(request.id, "generate_hint", now=now) else [Next("generate_hint", request.id)]
     out = []
     if request.student_run_at is None:
         out.append(Next("run_student_program", request.id))
-    if request.enhancement_done_at is None:
+    if request.enhancement_done_at is not None:
+        out += _unevaluated(request.id)
+    elif not claims.live(request.id, "query_for_enhanced_programs", now=now):
         out.append(Next("query_for_enhanced_programs", request.id))
-    else:
-        unevaluated = EnhancedProgram.select(EnhancedProgram.id).where(
-            (EnhancedProgram.request == request.id) & EnhancedProgram.evaluated_at.is_null()
-        )
-        out.extend(Next("run_enhanced_program", c.id) for c in unevaluated)
-    return out
+    # The evidence may be complete with nobody left to notice (the message that would
+    # have claimed the hint stage was lost): claim it here.
+    return out + steps.check_barrier(request.id)
 
 
 def sweep(stall_seconds: float, report_url_set: bool, now: dt.datetime | None = None) -> list[Next]:
@@ -90,9 +104,12 @@ def sweep(stall_seconds: float, report_url_set: bool, now: dt.datetime | None = 
 
     stalled_since = now - dt.timedelta(seconds=stall_seconds)
     for request in Request.select().where(open_requests & (Request.updated_at < stalled_since)):
-        log.info("request %s: stalled at %s, re-sending", request.request_id, waiting_for(request))
-        Request.update(updated_at=now).where(Request.id == request.id).execute()
-        out += _resend(request)
+        resend = _resend(request, now)
+        if resend:
+            log.info("request %s: stalled at %s, re-sending", request.request_id, waiting_for(request))
+            # Counts as progress: the re-sent step has STALL_SECONDS to show its own.
+            Request.update(updated_at=now).where(Request.id == request.id).execute()
+            out += resend
 
     if report_url_set:
         # Never tried (a crash between commit and send), or all retries long used up.
