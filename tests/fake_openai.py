@@ -49,6 +49,12 @@ def drop() -> Behaviour:
     return Behaviour(drop=True)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connection attempts when a benchmark opens
+    # hundreds at once, and each dropped SYN costs the client a one-second retransmit.
+    request_queue_size = 1024
+
+
 class FakeOpenAI:
     def __init__(self, latency: float = 0.0):
         self.latency = latency
@@ -87,7 +93,7 @@ class FakeOpenAI:
                     body = {}
                 fake._answer(self, body, self.path)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() (and so every test using the fake) fast.
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

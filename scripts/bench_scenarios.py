@@ -1,0 +1,335 @@
+"""The benchmark's scenarios, each on its own freshly started production stack.
+
+Every scenario returns plain numbers (milliseconds, seconds, counts) in a dict; the
+table and the targets live in `scripts/bench.py`. Load stays on loopback and every wait
+is bounded, so a broken stack fails the benchmark instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from scripts.bench_load import Client, LoadResult, fixed_rate, saturate
+from scripts.bench_stack import BenchStack, add_reflection_body, add_request_body, bench_stack
+from scripts.bench_stats import summary
+from scripts.bench_steps import StepTime, per_step, read_steps
+from tests.stack import ROOT, free_port
+
+ADD_REQUEST = "/ai_hint/add_request/"
+ADD_REFLECTION = "/ai_hint/add_reflection/"
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Config:
+    log_dir: Path
+    processes: int = 2  # worker processes for pipeline, burst and priorities
+    threads: int = 64  # threads per worker process
+    llm_threads: int = 64  # threads of the single worker process of the LLM-bound scenario
+    ingest_seconds: float = 8.0
+    ingest_rate: float = 200.0
+    ingest_clients: int = 16
+    pipeline_requests: int = 120
+    burst_requests: int = 50
+    llm_requests: int = 200
+    llm_latency: float = 1.0
+    priority_rate: float = 20.0
+    priority_seconds: float = 10.0
+    sandbox_runs: int = 40
+
+
+class Ids:
+    """Fresh request ids: every scenario's requests are new to the service."""
+
+    def __init__(self) -> None:
+        self._next = 1_000
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> list[int]:
+        with self._lock:
+            first, self._next = self._next, self._next + count
+        return list(range(first, first + count))
+
+
+def send_requests(base: str, request_ids: list[int], senders: int) -> dict[int, float]:
+    """add_request then add_reflection for each id, `senders` at a time; {id: epoch sent}."""
+    sent: dict[int, float] = {}
+    chunks = [request_ids[i::senders] for i in range(min(senders, len(request_ids)))]
+    failures: list[str] = []
+
+    def run(chunk: list[int]) -> None:
+        client = Client.to(base)
+        try:
+            for rid in chunk:
+                sent[rid] = time.time()
+                for path, body in ((ADD_REQUEST, add_request_body(rid)), (ADD_REFLECTION, add_reflection_body(rid))):
+                    status = client.post(path, body)
+                    if status != 200:
+                        failures.append(f"{path} {rid}: HTTP {status}")
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if failures:
+        raise RuntimeError(f"{len(failures)} calls failed, e.g. {failures[:3]}")
+    return sent
+
+
+def warm_up(stack: BenchStack, ids: Ids, timeout: float = 60) -> None:
+    """One full request, so worker boot, first connections and the sandbox are paid for."""
+    rid = ids.take(1)
+    send_requests(stack.stack.base, rid, 1)
+    stack.wait_all(rid, timeout)
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+def _wait_healthy(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{base} did not come up")
+
+
+def _trivial_server(log_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(log_dir / "trivial.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_trivial", str(port)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    _wait_healthy(base)
+    return proc, base
+
+
+def _load_figures(result: LoadResult) -> dict[str, Any]:
+    return {"requests": result.sent, "errors": result.errors, "seconds": result.seconds,
+            "per_second": result.per_second, "latency_ms": summary(result.latencies_ms)}
+
+
+def ingest(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """add_request alone (no workers: messages wait in the queue) against a trivial route."""
+    trivial, trivial_base = _trivial_server(cfg.log_dir)
+    try:
+        with bench_stack(cfg.log_dir / "ingest", processes=0, llm_latency=None) as stack:
+            api_url, trivial_url = stack.stack.base + ADD_REQUEST, trivial_base + "/trivial/"
+            pool = ids.take(200_000)
+
+            def api_body(i: int) -> dict:
+                return add_request_body(pool[i])
+
+            def trivial_body(i: int) -> dict:
+                return add_request_body(i)
+
+            saturate(trivial_url, trivial_body, 4, 200, 10)  # warm both servers up
+            saturate(api_url, api_body, 4, 200, 10)
+            pool = pool[200:]
+            out: dict[str, Any] = {}
+            max_calls = int(cfg.ingest_seconds * 2_000)
+            say(f"ingest: saturation, {cfg.ingest_clients} clients, {cfg.ingest_seconds:.0f}s each")
+            out["trivial_saturation"] = _load_figures(saturate(trivial_url, trivial_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds))
+            out["api_saturation"] = _load_figures(saturate(api_url, api_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds))
+            pool = pool[out["api_saturation"]["requests"]:]
+            count = int(cfg.ingest_rate * cfg.ingest_seconds)
+            say(f"ingest: fixed rate {cfg.ingest_rate:.0f}/s, {count} calls each")
+            out["trivial_fixed"] = _load_figures(fixed_rate(trivial_url, trivial_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3))
+            out["api_fixed"] = _load_figures(fixed_rate(api_url, api_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3))
+            out["rate"] = cfg.ingest_rate
+            return out
+    finally:
+        trivial.terminate()
+        trivial.wait(10)
+
+
+# --- pipeline overhead and the burst of 50 -----------------------------------------------
+
+
+def _one_at_a_time(stack: BenchStack, request_ids: list[int]) -> list[float]:
+    """Seconds from add_request to the stored hint, one request at a time."""
+    out = []
+    for rid in request_ids:
+        sent = send_requests(stack.stack.base, [rid], 1)
+        finished = stack.wait_all([rid], 30, poll=0.005)
+        out.append(finished[rid] - sent[rid])
+    return out
+
+
+def _burst(stack: BenchStack, request_ids: list[int], senders: int = 50) -> dict[str, Any]:
+    """All requests at once; seconds from the first send to the last stored hint."""
+    started = time.time()
+    sent = send_requests(stack.stack.base, request_ids, senders)
+    finished = stack.wait_all(request_ids, 300)
+    total = max(finished.values()) - started
+    latencies = [finished[r] - sent[r] for r in request_ids]
+    return {"requests": len(request_ids), "total_s": total, "send_s": max(sent.values()) - started,
+            "hints_per_s": len(request_ids) / total, "latency_s": summary(latencies)}
+
+
+def _split(steps: list[StepTime]) -> dict[str, Any]:
+    return per_step(steps)
+
+
+def pipeline(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """LLM at 0 ms: overhead one request at a time, then a burst of `burst_requests`."""
+    with bench_stack(cfg.log_dir / "pipeline", processes=cfg.processes, threads=cfg.threads, llm_latency=0.0) as stack:
+        warm_up(stack, ids)
+        for _ in range(2):
+            warm_up(stack, ids)
+        say(f"pipeline: {cfg.pipeline_requests} requests one at a time, LLM at 0 ms")
+        request_ids = ids.take(cfg.pipeline_requests)
+        overhead = _one_at_a_time(stack, request_ids)
+        steps = read_steps(stack.worker_logs(), set(request_ids))
+        say(f"burst: {cfg.burst_requests} requests at once, LLM at 0 ms")
+        burst = _burst(stack, ids.take(cfg.burst_requests))
+        return {
+            "workers": f"{cfg.processes}x{cfg.threads}",
+            "overhead_ms": summary([s * 1000 for s in overhead]),
+            "steps": _split(steps),
+            "burst": burst,
+        }
+
+
+# --- LLM-bound concurrency -----------------------------------------------------------------
+
+
+def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """`llm_requests` at once with the LLM at `llm_latency`, one worker process."""
+    with bench_stack(cfg.log_dir / "llm", processes=1, threads=cfg.llm_threads, llm_latency=cfg.llm_latency) as stack:
+        warm_up(stack, ids)
+        calls_before = len(stack.fake.requests)
+        say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at {cfg.llm_latency * 1000:.0f} ms, "
+            f"1 worker process x {cfg.llm_threads} threads")
+        request_ids = ids.take(cfg.llm_requests)
+        burst = _burst(stack, request_ids)
+        ideal = 2 * cfg.llm_latency
+        steps = read_steps(stack.worker_logs(), set(request_ids))
+        return {
+            **burst,
+            "workers": f"1x{cfg.llm_threads}",
+            "llm_latency_s": cfg.llm_latency,
+            "llm_calls": len(stack.fake.requests) - calls_before,
+            "ideal_s": ideal,
+            "ratio_to_ideal": burst["total_s"] / ideal,
+            "steps": _split(steps),
+        }
+
+
+# --- priorities under load -------------------------------------------------------------------
+
+FIRST_STEPS = ("run_student_program", "query_for_enhanced_programs")
+EQUAL_PRIORITIES = {f"{step.upper()}_PRIORITY": "1" for step in (
+    "run_student_program", "query_for_enhanced_programs", "run_enhanced_program",
+    "add_reflection", "generate_hint", "return_hint",
+)}
+
+
+def _open_loop(base: str, request_ids: list[int], rate: float) -> dict[int, float]:
+    """One request (with its reflection) every 1/rate seconds, on time even if the API lags."""
+    sent: dict[int, float] = {}
+    started = time.monotonic()
+    lock = threading.Lock()
+    pending = iter(enumerate(request_ids))
+
+    def run() -> None:
+        client = Client.to(base)
+        try:
+            while True:
+                with lock:
+                    index, rid = next(pending, (None, None))
+                if rid is None:
+                    return
+                pause = started + index / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                sent[rid] = time.time()
+                client.post(ADD_REQUEST, add_request_body(rid))
+                client.post(ADD_REFLECTION, add_reflection_body(rid))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(len(request_ids) / rate + 60)
+    return sent
+
+
+def _in_flight(sent: dict[int, float], finished: dict[int, float], steps: list[StepTime]) -> list[float]:
+    """Seconds from a request's first step starting to its hint (how long a started one takes)."""
+    first_wait: dict[int, float] = {}
+    for s in steps:
+        if s.actor in FIRST_STEPS and s.request_id is not None:
+            first_wait[s.request_id] = min(first_wait.get(s.request_id, float("inf")), s.queue_wait_ms / 1000)
+    return [finished[r] - (sent[r] + first_wait[r]) for r in finished if r in first_wait]
+
+
+def _priority_run(cfg: Config, ids: Ids, label: str, env: dict[str, str]) -> dict[str, Any]:
+    with bench_stack(cfg.log_dir / f"priorities-{label}", processes=cfg.processes, threads=cfg.threads,
+                     llm_latency=0.0, **env) as stack:
+        warm_up(stack, ids)
+        count = int(cfg.priority_rate * cfg.priority_seconds)
+        say(f"priorities ({label}): {count} requests at {cfg.priority_rate:.0f}/s")
+        request_ids = ids.take(count)
+        started = time.time()
+        sent = _open_loop(stack.stack.base, request_ids, cfg.priority_rate)
+        finished = stack.wait_all(request_ids, 180)
+        steps = read_steps(stack.worker_logs(), set(request_ids))
+        in_flight = _in_flight(sent, finished, steps)
+        return {
+            "requests": count,
+            "in_flight_s": summary(in_flight),
+            "end_to_end_s": summary([finished[r] - sent[r] for r in request_ids]),
+            "drained_s": max(finished.values()) - started,
+        }
+
+
+def priorities(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """The same arrival stream with the configured priorities and with all of them equal."""
+    return {
+        "rate": cfg.priority_rate,
+        "seconds": cfg.priority_seconds,
+        "workers": f"{cfg.processes}x{cfg.threads}",
+        "with": _priority_run(cfg, ids, "configured", {}),
+        "without": _priority_run(cfg, ids, "equal", EQUAL_PRIORITIES),
+    }
+
+
+# --- sandbox ------------------------------------------------------------------------------------
+
+
+def sandbox(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """The sandbox engineer's measurement (scripts.bench_sandbox), run in its own process."""
+    from scripts.bench_sandbox_adapter import measure_sandbox
+
+    say(f"sandbox: {cfg.sandbox_runs} runs, alternating with a bare interpreter start")
+    return measure_sandbox(cfg.sandbox_runs)
+
+
+SCENARIOS: dict[str, Callable[[Config, Ids], dict[str, Any]]] = {
+    "ingest": ingest,
+    "pipeline": pipeline,
+    "llm": llm_bound,
+    "priorities": priorities,
+    "sandbox": sandbox,
+}
