@@ -24,38 +24,45 @@ SECOND = 1000
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _in_worker(broker_priority: int) -> int:
+    """Dramatiq's order inside a worker process (lower runs first), mirroring the broker's
+    (higher first). A worker prefetches up to twice its threads; without this, those
+    messages would run first-in first-out whatever their broker priority."""
+    return _settings.queue_max_priority - broker_priority
+
+
 def send_next(messages: list[steps.Next]) -> None:
     for message in messages:
         ACTORS[message.actor].send(message.arg)
 
 
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.run_student_program, max_retries=3, min_backoff=SECOND, time_limit=120 * SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.run_student_program, priority=_in_worker(P.run_student_program), max_retries=3, min_backoff=SECOND, time_limit=120 * SECOND)
 def run_student_program(request_pk: int) -> None:
     send_next(steps.run_student_program(request_pk))
 
 
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.query_for_enhanced_programs, max_retries=3, min_backoff=2 * SECOND, time_limit=600 * SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.query_for_enhanced_programs, priority=_in_worker(P.query_for_enhanced_programs), max_retries=3, min_backoff=2 * SECOND, time_limit=600 * SECOND)
 def query_for_enhanced_programs(request_pk: int) -> None:
     send_next(steps.query_for_enhanced_programs(request_pk))
 
 
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.run_enhanced_program, max_retries=3, min_backoff=SECOND, time_limit=120 * SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.run_enhanced_program, priority=_in_worker(P.run_enhanced_program), max_retries=3, min_backoff=SECOND, time_limit=120 * SECOND)
 def run_enhanced_program(candidate_pk: int) -> None:
     send_next(steps.run_enhanced_program(candidate_pk))
 
 
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.add_reflection, max_retries=5, min_backoff=SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.add_reflection, priority=_in_worker(P.add_reflection), max_retries=5, min_backoff=SECOND)
 def add_reflection(request_pk: int) -> None:
     send_next(steps.add_reflection(request_pk))
 
 
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.generate_hint, max_retries=3, min_backoff=2 * SECOND, time_limit=600 * SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.generate_hint, priority=_in_worker(P.generate_hint), max_retries=3, min_backoff=2 * SECOND, time_limit=600 * SECOND)
 def generate_hint(request_pk: int) -> None:
     send_next(steps.generate_hint(request_pk))
 
 
 # Orchestration may be down for a while: keep trying with growing pauses (up to ~10 min apart).
-@dramatiq.actor(queue_name=QUEUE, broker_priority=P.return_hint, max_retries=25, min_backoff=SECOND, max_backoff=600 * SECOND)
+@dramatiq.actor(queue_name=QUEUE, broker_priority=P.return_hint, priority=_in_worker(P.return_hint), max_retries=25, min_backoff=SECOND, max_backoff=600 * SECOND)
 def return_hint(request_pk: int) -> None:
     try:
         send_next(steps.return_hint(request_pk))
