@@ -87,13 +87,21 @@ class _Renamer(ast.NodeTransformer):
     visit_Nonlocal = visit_Global  # noqa: N815
 
 
-def _drop_docstrings(tree: ast.AST) -> None:
+def drop_docstrings(tree: ast.AST) -> None:
+    """Remove docstrings in place: like comments, they say nothing about what the code does."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                     and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
+
+
+def bound_names(tree: ast.AST) -> set[str]:
+    """The variable names a program binds (parameters, assignment, loop and `as` targets)."""
+    finder = _BoundNames()
+    finder.visit(tree)
+    return finder.names
 
 
 def canonical_tree(program: str) -> ast.Module | None:
@@ -103,10 +111,8 @@ def canonical_tree(program: str) -> ast.Module | None:
         tree = ast.parse(program)
     except (SyntaxError, ValueError):
         return None
-    _drop_docstrings(tree)
-    finder = _BoundNames()
-    finder.visit(tree)
-    return _Renamer(finder.names).visit(tree)
+    drop_docstrings(tree)
+    return _Renamer(bound_names(tree)).visit(tree)
 
 
 def canonical_source(program: str) -> str | None:
