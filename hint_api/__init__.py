@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from hint_actors.broker import OUTAGE_ERRORS
 from hint_api.intake import IntakeError
 from models import db
 from settings import Settings, get_settings
@@ -15,6 +16,16 @@ from settings import Settings, get_settings
 log = logging.getLogger("hint.api")
 
 MAX_BODY_BYTES = 1024 * 1024
+# Probes answer without the token and without the database (see health.py).
+OPEN_ENDPOINTS = ("health.healthz", "health.readyz")
+
+
+def _authorized(settings: Settings) -> bool:
+    if not settings.hint_api_token or request.endpoint in OPEN_ENDPOINTS:
+        return True
+    given = request.headers.get("Authorization", "")
+    # Constant time: how much of a guess matched must not show in the answer's timing.
+    return hmac.compare_digest(given.encode(), f"Bearer {settings.hint_api_token}".encode())
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,24 +36,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, PROBLEMS=get_services().problems, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
 
-    from hint_api import health, routes
+    from hint_api import health, routes, spec
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(spec.bp)
 
     @app.before_request
     def authenticate_and_connect():
-        if settings.hint_api_token and request.endpoint not in ("health.healthz", "health.readyz"):
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {settings.hint_api_token}".encode()):
-                return jsonify(error="missing or wrong bearer token"), 401
-        db.connect(reuse_if_open=True)
+        if not _authorized(settings):
+            return jsonify(error="missing or wrong bearer token"), 401
+        if request.blueprint == "ai_hint":
+            # Waits for a free pooled connection (models.make_database) rather than failing.
+            db.connect(reuse_if_open=True)
         return None
 
     @app.teardown_request
     def close_connection(exc):  # noqa: ANN001
         if not db.is_closed():
-            db.close()
+            db.close()  # back to the pool, whatever happened
 
     @app.errorhandler(IntakeError)
     def intake_error(exc: IntakeError):
@@ -51,6 +63,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return jsonify(error=exc.description or exc.name), exc.code
+
+    def outage(exc: Exception):
+        # The database (or the broker) is restarting or overloaded: a retry will succeed,
+        # so say so instead of a 500. `stored` tells whether this call's data is safe.
+        log.warning("%s %s: %s during an outage", request.method, request.path, type(exc).__name__)
+        body = {"error": "the service's database or queue is unavailable; retry this call", "stored": g.get("stored", False)}
+        return jsonify(body), 503, {"Retry-After": "5"}
+
+    for error in OUTAGE_ERRORS:
+        app.register_error_handler(error, outage)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -48,12 +48,23 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
+def _storable(value: str, name: str) -> None:
+    """Text PostgreSQL can store: UTF-8 encodable (no lone surrogates) and without NUL."""
+    if "\x00" in value:
+        raise IntakeError(f"'{name}' must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise IntakeError(f"'{name}' must be valid Unicode text") from None
+
+
 def _text(data: dict[str, Any], name: str, limit: int, required: bool = True, allow_empty: bool = False) -> str:
     value = data.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str):
         raise IntakeError(f"'data.{name}' must be a string")
+    _storable(value, f"data.{name}")
     if not allow_empty and not value.strip():
         raise IntakeError(f"'data.{name}' must not be empty")
     if len(value) > limit:
@@ -61,9 +72,9 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool = True, al
     return value
 
 
-def request_id_of(value: Any) -> int:
-    """A positive integer request id, from JSON or a query string."""
-    if isinstance(value, str) and value.strip().isdigit():
+def request_id_of(value: Any, from_query: bool = False) -> int:
+    """A positive integer request id: a JSON integer, or digits in a query string."""
+    if from_query and isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_REQUEST_ID:
         raise IntakeError("'request_id' must be a positive integer")
@@ -81,7 +92,8 @@ def parse_add_request(body: Any) -> tuple[int, dict[str, Any]]:
     notebook = data.get("student_notebook")
     if notebook is not None:
         _object(notebook, "data.student_notebook")
-        if len(json.dumps(notebook)) > MAX_NOTEBOOK_CHARS:
+        text = json.dumps(notebook)  # escapes NUL and lone surrogates, so it stores as it is
+        if len(text) > MAX_NOTEBOOK_CHARS:
             raise IntakeError("'data.student_notebook' is too large", status=413)
     fields = {
         "problem_id": problem_id,

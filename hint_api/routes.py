@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from hint_actors import actors, timing
 from hint_actors.trace import artifacts, hint_status
@@ -18,10 +19,13 @@ bp = Blueprint("ai_hint", __name__, url_prefix="/ai_hint")
 
 
 def _body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
+    if not request.is_json:
         raise IntakeError("the body must be a JSON object (Content-Type: application/json)")
-    return body
+    try:
+        # Read first: a body over MAX_CONTENT_LENGTH raises 413 here, not a parse error.
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # bad JSON or bad UTF-8; absurd nesting
+        raise IntakeError("the body must be a JSON object (Content-Type: application/json)") from None
 
 
 def _publish(send, stored: intake.Stored, what: str):  # noqa: ANN001
@@ -49,6 +53,7 @@ def add_request():
     stored = intake.store_request(
         request_id, fields, settings.reflection_wait_seconds, settings.request_deadline_seconds
     )
+    g.stored = True  # from here on, an outage answer says the request is safe
     if stored.request.enqueued_at is None:
         # First call, or a retry after the broker was down: the steps are idempotent.
         def send() -> None:
@@ -68,16 +73,18 @@ def add_request():
 def add_reflection():
     request_id, fields = intake.parse_add_reflection(_body())
     stored = intake.store_reflection(request_id, fields)
-    if stored.created:
-        failed = _publish(lambda: actors.add_reflection.send(stored.request.id), stored, "reflection")
-        if failed:
-            return failed
+    g.stored = True
+    # Sent again on a repeated call too: the first send may have failed (503), and the
+    # step only looks at what is stored, so an extra message is harmless.
+    failed = _publish(lambda: actors.add_reflection.send(stored.request.id), stored, "reflection")
+    if failed:
+        return failed
     log.info("request %s: reflection %s", request_id, "accepted" if stored.created else "repeated")
     return jsonify(request_id=request_id, status="accepted" if stored.created else "already_accepted")
 
 
 def _lookup() -> Request:
-    request_id = intake.request_id_of(request.args.get("request_id"))
+    request_id = intake.request_id_of(request.args.get("request_id"), from_query=True)
     found = Request.get_or_none(Request.request_id == request_id)
     if found is None:
         raise IntakeError(f"no request with request_id {request_id}", status=404)

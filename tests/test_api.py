@@ -146,3 +146,127 @@ def test_bearer_token_when_configured(app, client):
         "request_id": 5, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
     assert reply.status_code == 200
     assert secured.get("/healthz").status_code == 200
+
+
+# --- hardening (issue 6) ------------------------------------------------------------------
+
+
+def test_request_id_must_be_a_json_integer(client):
+    reply = client.post("/ai_hint/add_request/", json={"request_id": "12", "data": {
+        "problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
+    assert reply.status_code == 400 and "request_id" in reply.get_json()["error"]
+    assert client.get("/ai_hint/query_hint/?request_id=%C2%B2").status_code == 400  # a digit, but not 0-9
+
+
+def test_body_over_the_limit_is_413_and_json(client):
+    reply = client.post("/ai_hint/add_request/", data=b'{"x": "' + b"a" * (1024 * 1024) + b'"}',
+                        content_type="application/json")
+    assert reply.status_code == 413 and reply.get_json()["error"]
+    assert Request.select().count() == 0
+
+
+def test_reflection_over_the_limit_is_413(client):
+    add_request(client)
+    reply = add_reflection(client, answer="x" * 10_001)
+    assert reply.status_code == 413 and "reflection_answer" in reply.get_json()["error"]
+    assert Reflection.select().count() == 0
+
+
+@pytest.mark.parametrize("program, problem", [
+    ("print('a\x00b')", "student_program"),  # PostgreSQL cannot store NUL in text
+    ("x = '\ud800'", "student_program"),  # a lone surrogate cannot be encoded
+])
+def test_text_that_cannot_be_stored_is_400_naming_the_field(client, program, problem):
+    reply = add_request(client, student_program=program)
+    assert reply.status_code == 400 and problem in reply.get_json()["error"]
+
+
+def test_absurdly_nested_json_is_400(client):
+    reply = client.post("/ai_hint/add_request/", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert reply.status_code == 400
+
+
+def test_database_outage_is_503_saying_nothing_was_stored(client, monkeypatch):
+    from peewee import OperationalError
+
+    from hint_api import intake
+
+    def down(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(intake, "store_request", down)
+    reply = add_request(client)
+    assert reply.status_code == 503
+    assert reply.get_json()["stored"] is False and reply.headers["Retry-After"]
+
+
+def test_broker_outage_is_503_stored_and_a_retry_enqueues_once(client, broker, monkeypatch):
+    from dramatiq.errors import ConnectionClosed
+
+    from hint_actors import actors
+
+    real_send = actors.run_student_program.send
+
+    def down(*args, **kwargs):
+        raise ConnectionClosed(OSError("connection refused"))
+
+    monkeypatch.setattr(actors.run_student_program, "send", down)
+    reply = add_request(client)
+    assert reply.status_code == 503
+    assert reply.get_json()["stored"] is True and reply.get_json()["request_id"] == 1
+    assert Request.get().enqueued_at is None
+
+    monkeypatch.setattr(actors.run_student_program, "send", real_send)
+    assert add_request(client).status_code == 200
+    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
+    assert queued == ["run_student_program", "query_for_enhanced_programs"]
+    assert add_request(client).status_code == 200  # enqueued now: a third call sends nothing
+    assert len(broker.queues["task_queue"].queue) == 2
+
+
+def test_reflection_stored_during_a_broker_outage_is_sent_on_retry(client, broker, monkeypatch):
+    from dramatiq.errors import ConnectionClosed
+
+    from hint_actors import actors
+
+    add_request(client)
+    broker.flush_all()
+    real_send = actors.add_reflection.send
+    monkeypatch.setattr(actors.add_reflection, "send", lambda *a: (_ for _ in ()).throw(ConnectionClosed(OSError())))
+    reply = add_reflection(client)
+    assert reply.status_code == 503 and reply.get_json()["stored"] is True
+    monkeypatch.setattr(actors.add_reflection, "send", real_send)
+    assert add_reflection(client).status_code == 200
+    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
+    assert queued == ["add_reflection"]
+
+
+def test_probes_answer_without_the_database(client, monkeypatch):
+    from peewee import OperationalError
+
+    from models import db
+
+    def down(*args, **kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(db.obj, "connect", down)
+    monkeypatch.setattr(db.obj, "execute_sql", down)
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["database"].startswith("unreachable") and ready.get_json()["broker"] == "ok"
+    assert add_request(client).status_code == 503  # and not a 500
+
+
+def test_token_guards_everything_but_the_probes(app):
+    from dataclasses import replace
+
+    from hint_api import create_app
+
+    secured = create_app(replace(app.config["SETTINGS"], hint_api_token="s3cret")).test_client()
+    for headers in ({}, {"Authorization": "Bearer s3cre"}, {"Authorization": "Bearer s3cretX"}, {"Authorization": "s3cret"}):
+        reply = secured.get("/ai_hint/query_hint/?request_id=1", headers=headers)
+        assert reply.status_code == 401 and reply.get_json()["error"]
+    assert secured.get("/openapi.json").status_code == 401
+    assert secured.get("/readyz").status_code == 200
+    assert secured.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200
