@@ -213,12 +213,17 @@ def pipeline(cfg: Config, ids: Ids) -> dict[str, Any]:
 
 
 def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
-    """`llm_requests` at once with the LLM at `llm_latency`, one worker process."""
-    with bench_stack(cfg.log_dir / "llm", processes=1, threads=cfg.llm_threads, llm_latency=cfg.llm_latency) as stack:
+    """`llm_requests` at once with the LLM at `llm_latency`, one worker process; and first
+    the same burst with the LLM at 0 ms on the same stack: the CPU floor, what the burst
+    costs when no LLM wait exists to overlap."""
+    with bench_stack(cfg.log_dir / "llm", processes=1, threads=cfg.llm_threads, llm_latency=0.0) as stack:
         warm_up(stack, ids)
-        calls_before = len(stack.fake.requests)
-        say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at {cfg.llm_latency * 1000:.0f} ms, "
+        say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at 0 ms (CPU floor), "
             f"1 worker process x {cfg.llm_threads} threads")
+        floor = _burst(stack, ids.take(cfg.llm_requests))
+        stack.fake.latency = cfg.llm_latency
+        calls_before = len(stack.fake.requests)
+        say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at {cfg.llm_latency * 1000:.0f} ms")
         request_ids = ids.take(cfg.llm_requests)
         burst = _burst(stack, request_ids)
         ideal = 2 * cfg.llm_latency
@@ -230,6 +235,7 @@ def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
             "llm_calls": len(stack.fake.requests) - calls_before,
             "ideal_s": ideal,
             "ratio_to_ideal": burst["total_s"] / ideal,
+            "cpu_floor_s": floor["total_s"],
             "steps": _split(steps),
         }
 
