@@ -15,6 +15,7 @@ import errno
 import os
 import platform
 import resource
+import stat
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -175,7 +176,7 @@ def apply_landlock(abi: int, read_only: list[str], read_write: list[str]) -> Non
                     continue
                 try:
                     allowed = rights
-                    if not os.path.isdir(path):
+                    if not stat.S_ISDIR(os.fstat(fd).st_mode):
                         allowed &= FILE_RIGHTS & fs
                     rule = ctypes.create_string_buffer(struct.pack("<Qi", allowed, fd), 12)
                     _check(_libc.syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0), f"landlock_add_rule {path}")

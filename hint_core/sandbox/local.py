@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,22 +97,28 @@ class _Keeper:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        # Also called in a forked child: the parent's queue may hold its keeper's waiter,
+        # and a lock may have been held by a thread that does not exist here.
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
-        self._pid = -1
+        self._running = False
 
     def call(self, fn: Any) -> Any:
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._loop, name="sandbox-keeper", daemon=True).start()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._loop, args=(self._queue,), name="sandbox-keeper", daemon=True).start()
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((fn, future))
         return future.result()
 
-    def _loop(self) -> None:
+    @staticmethod
+    def _loop(jobs: queue.Queue) -> None:
         while True:
-            fn, future = self._queue.get()
+            fn, future = jobs.get()
             try:
                 future.set_result(fn())
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -119,6 +126,16 @@ class _Keeper:
 
 
 _keeper = _Keeper()
+_executors: weakref.WeakSet[ForkServerExecutor] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    _keeper._reset()
+    for executor in list(_executors):
+        executor._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass
@@ -153,6 +170,7 @@ class ForkServerExecutor:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self._server: _Server | None = None
+        _executors.add(self)
 
     # -- the server ---------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ worker's end of the socket closes, killing every run it still has.
 import base64
 import errno
 import fcntl
+import gc
 import json
 import os
 import select
@@ -162,15 +163,18 @@ class Server:
             if self.uid_base is None:
                 self.layers.discard("uid")
         self.free_slots = list(range(UID_BLOCK - 1, -1, -1))
+        self.seccomp_cache = {}
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if "pidns" in self.layers else None
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.pyroot = None
         self.prefix = os.path.realpath(sys.base_prefix)
+        if "pidns" in self.layers:  # every child is pid 1 in its namespace
+            self.seccomp_cache[1] = confine.seccomp_program(1)
         if "uid" in self.layers and not all(_other_can_read(p) for p in sys.path if os.path.exists(p)):
             self.pyroot = os.path.join(self.base_dir, "python")
             os.makedirs(self.pyroot, mode=0o755, exist_ok=True)
         self.read_paths = self._read_paths()
-        self.seccomp_cache = {}
+        self.moved_paths = _moved_paths(self.prefix, self.pyroot) if self.pyroot else None
         sock.send(json.dumps({"layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
                               "uid_base": self.uid_base, "python": sys.version.split()[0],
                               "pyroot": self.pyroot}).encode())
@@ -452,14 +456,15 @@ class Server:
             os.chdir(workdir)
             for rel, content in payload.pop("assets").items():
                 _write_asset(rel, base64.b64decode(content))
-            if self.pyroot:
-                _use_pyroot(self.prefix, self.pyroot)
+            if self.moved_paths:
+                _use_moved_paths(*self.moved_paths)
             if "no_new_privs" in self.layers:
                 confine.set_no_new_privs()
             if "landlock" in self.layers:
                 confine.apply_landlock(self.abi, self.read_paths, [os.getcwd(), "/dev/null"])
             if "seccomp" in self.layers:
-                confine.apply_seccomp(confine.seccomp_program(os.getpid()))
+                program = self.seccomp_cache.get(os.getpid()) or confine.seccomp_program(os.getpid())
+                confine.apply_seccomp(program)
             student_started = True
             child.run(payload, record_fd)
             status = 0
@@ -519,18 +524,28 @@ def _write_asset(rel, content):
         os.close(fd)
 
 
-def _use_pyroot(prefix, pyroot):
-    """Import from the readable bind mount of the interpreter's library from now on."""
+def _moved_paths(prefix, pyroot):
+    """sys.path and the loaded packages' __path__ as seen through the bind mount of the
+    interpreter's library; computed once here, applied in every child."""
     def moved(path):
-        if path == prefix or path.startswith(prefix + "/"):
-            return pyroot + path[len(prefix):]
+        real = os.path.realpath(path)
+        if real == prefix or real.startswith(prefix + "/"):
+            return pyroot + real[len(prefix):]
         return path
 
-    sys.path[:] = [moved(os.path.realpath(p)) if p else p for p in sys.path]
+    packages = []
     for module in list(sys.modules.values()):
         path = getattr(module, "__path__", None)
         if type(path) is list:
-            path[:] = [moved(os.path.realpath(p)) for p in path]
+            packages.append((path, [moved(p) for p in path]))
+    return [moved(p) if p else p for p in sys.path], packages
+
+
+def _use_moved_paths(sys_path, packages):
+    """Import from the readable bind mount of the interpreter's library from now on."""
+    sys.path[:] = sys_path
+    for path, new in packages:
+        path[:] = new
     sys.path_importer_cache.clear()
 
 
@@ -541,10 +556,16 @@ def main():
     if os.getppid() != parent:
         return  # the worker died before the death signal was set
     confine.set_child_subreaper()
+    # Started with an empty environment; Python still adds LC_CTYPE when it coerces the
+    # C locale. Nothing at all is what a program should find.
+    os.environ.clear()
     confine.set_malloc_arena_max(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     server = Server(sock)
+    # Children inherit every object; a collection in a child would touch them all and
+    # copy every page. Frozen objects are never examined by the collector.
+    gc.freeze()
     try:
         server.serve()
     except BaseException:

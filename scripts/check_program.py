@@ -1,0 +1,48 @@
+"""Run one program file against a problem's tests in the sandbox and print the verdict.
+
+    python -m scripts.check_program PROBLEM_ID FILE
+
+Prints one JSON object (correct, status, tests, output, run_time, first_failure, ...).
+Exit status 0 whatever the verdict; 2 on a usage error (unknown problem, missing file);
+1 if the sandbox itself failed. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from hint_core.problems import DEFAULT_BANK_DIR, ProblemBank, ProblemError, UnknownProblem
+from hint_core.sandbox import SandboxError, run_program
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.check_program", description=__doc__.split("\n")[0])
+    parser.add_argument("problem_id")
+    parser.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        bank = ProblemBank(Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+        problem = bank.get(args.problem_id)
+    except (UnknownProblem, ProblemError, OSError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    try:
+        program = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = run_program(problem, program)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""Isolation layers: what is detected, what each one does on its own, what the operator can
+demand, how the sandbox degrades, and the fork server's own lifecycle."""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from hint_core.sandbox import (
+    ALL_LAYERS,
+    ForkServerExecutor,
+    SandboxConfig,
+    SandboxUnavailable,
+)
+from hint_core.sandbox.confine import landlock_abi
+from tests.test_sandbox import FACTORIAL, fn_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+ANY = fn_problem(((0,), "unreachable"))
+OPTIONAL = frozenset(ALL_LAYERS) - {"process", "rlimits"}
+
+
+@pytest.fixture(scope="module")
+def full():
+    ex = ForkServerExecutor()
+    yield ex
+    ex.close()
+
+
+def executor_without(*layers: str) -> ForkServerExecutor:
+    return ForkServerExecutor(SandboxConfig(disable=frozenset(layers)))
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(predicate, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# --- detection ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or landlock_abi() < 6, reason="needs root and Landlock ABI 6+")
+def test_every_layer_is_detected_here(full) -> None:
+    info = full.info()
+    assert set(info["layers"]) == set(ALL_LAYERS)
+    assert info["landlock_abi"] >= 6
+
+
+def test_the_child_is_confined(full) -> None:
+    program = textwrap.dedent("""
+        import ctypes, os
+        libc = ctypes.CDLL(None)
+        def f(x):
+            fds = []
+            for fd in range(64):
+                try:
+                    os.fstat(fd)
+                    fds.append(fd)
+                except OSError:
+                    pass
+            return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "pid": os.getpid(),
+                    "no_new_privs": libc.prctl(39, 0, 0, 0, 0), "seccomp": libc.prctl(21, 0, 0, 0, 0),
+                    "fds": fds, "cwd_mode": oct(os.stat(".").st_mode & 0o777)}
+    """)
+    result = full.run(ANY, program)
+    seen = ast.literal_eval(result.tests[0].actual)
+    assert seen["fds"] == [0, 1, 2, 3]  # /dev/null, output, output, records: nothing inherited
+    assert seen["no_new_privs"] == 1 and seen["seccomp"] == 2
+    assert seen["cwd_mode"] == "0o700"
+    if "uid" in full.info()["layers"]:
+        base = full.info()["uid_base"]
+        assert base <= seen["uid"] < base + 64 and seen["gid"] == seen["uid"] and seen["groups"] == []
+    if "pidns" in full.info()["layers"]:
+        assert seen["pid"] == 1
+
+
+def test_the_server_holds_no_secret_and_no_inherited_descriptor(tmp_path) -> None:
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("password")
+    held = open(secret_file)  # noqa: SIM115 - a descriptor the worker holds when the server starts
+    os.environ["HINT_SANDBOX_TEST_SECRET"] = "s3cret"
+    ex = ForkServerExecutor()
+    try:
+        pid = ex.info()["pid"]
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert f.read() == b""
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert b"s3cret" not in f.read()
+        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert str(secret_file) not in targets
+    finally:
+        ex.close()
+        held.close()
+        del os.environ["HINT_SANDBOX_TEST_SECRET"]
+
+
+# --- each layer on its own -------------------------------------------------------------------------
+
+
+CONNECT = textwrap.dedent("""
+    import socket
+    def f(x):
+        try:
+            socket.create_connection(("127.0.0.1", PORT), timeout=1)
+            return "connected"
+        except OSError as exc:
+            return type(exc).__name__
+""")
+
+
+@pytest.mark.parametrize("keep", ["seccomp", "landlock", "netns"])
+def test_each_network_layer_alone_blocks_connections(full, keep: str) -> None:
+    if keep not in full.info()["layers"]:
+        pytest.skip(f"{keep} is not available here")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    ex = executor_without(*({"seccomp", "landlock", "netns"} - {keep}))
+    try:
+        result = ex.run(ANY, CONNECT.replace("PORT", str(server.getsockname()[1])))
+        assert result.tests[0].status == "wrong_answer"
+        assert result.tests[0].actual != "'connected'"
+        with pytest.raises(TimeoutError):
+            server.accept()
+    finally:
+        ex.close()
+        server.close()
+
+
+@pytest.mark.parametrize("keep", ["landlock", "uid"])
+def test_each_file_layer_alone_protects_private_files(full, keep: str, tmp_path) -> None:
+    if keep not in full.info()["layers"]:
+        pytest.skip(f"{keep} is not available here")
+    private = tmp_path / "private.txt"
+    private.write_text("secret")
+    os.chmod(private, 0o600)
+    ex = executor_without(*({"landlock", "uid"} - {keep}))
+    try:
+        result = ex.run(ANY, f"def f(x):\n    return open({str(private)!r}).read()\n")
+        assert result.tests[0].status == "exception"
+        assert result.tests[0].error.startswith("PermissionError")
+    finally:
+        ex.close()
+
+
+def test_mount_namespace_gives_a_size_capped_private_tmpfs(full) -> None:
+    if "mountns" not in full.info()["layers"]:
+        pytest.skip("mountns is not available here")
+    program = "import os\ndef f(x):\n    st = os.statvfs('.')\n    return st.f_blocks * st.f_frsize\n"
+    result = full.run(fn_problem(((0,), 0), file_size_kb=256), program)
+    assert 0 < int(result.tests[0].actual) <= 4 * 256 * 1024 + (64 << 10) + 4096
+
+
+# --- operator's demands ---------------------------------------------------------------------------
+
+
+def test_require_refuses_to_run_weaker() -> None:
+    ex = ForkServerExecutor(SandboxConfig(require=frozenset({"seccomp", "netns"}), disable=frozenset({"seccomp"})))
+    with pytest.raises(SandboxUnavailable, match="SANDBOX_REQUIRE demands seccomp"):
+        ex.run(FACTORIAL, FACTORIAL.solutions[0])
+    ex.close()
+
+
+def test_require_satisfied_runs(full) -> None:
+    layers = frozenset(full.info()["layers"])
+    ex = ForkServerExecutor(SandboxConfig(require=layers))
+    try:
+        assert ex.run(FACTORIAL, FACTORIAL.solutions[0]).correct
+    finally:
+        ex.close()
+
+
+def test_config_from_the_environment() -> None:
+    config = SandboxConfig.from_env({"SANDBOX_REQUIRE": "Landlock, seccomp,netns", "SANDBOX_DISABLE": "ipcns"})
+    assert config.require == {"landlock", "seccomp", "netns"} and config.disable == {"ipcns"}
+    assert SandboxConfig.from_env({"SANDBOX_REQUIRE": "all"}).require == set(ALL_LAYERS)
+    assert SandboxConfig.from_env({}).require == frozenset()
+    with pytest.raises(ValueError, match="unknown sandbox layer.*landlok"):
+        SandboxConfig.from_env({"SANDBOX_REQUIRE": "landlok"})
+    with pytest.raises(ValueError, match="both name seccomp"):
+        SandboxConfig.from_env({"SANDBOX_REQUIRE": "seccomp", "SANDBOX_DISABLE": "seccomp"})
+
+
+def test_get_executor_reads_the_environment() -> None:
+    code = textwrap.dedent("""
+        from hint_core.sandbox import get_executor
+        print(sorted(get_executor().config.require), sorted(get_executor().config.disable))
+        print(sorted(get_executor().info()["layers"]))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_REQUIRE": "rlimits", "SANDBOX_DISABLE": "netns,ipcns"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    first, second = out.stdout.splitlines()
+    assert first == "['rlimits'] ['ipcns', 'netns']"
+    assert "netns" not in second and "rlimits" in second
+    env["SANDBOX_REQUIRE"] = "landlok"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode != 0 and "unknown sandbox layer(s) landlok" in out.stderr
+
+
+# --- degraded modes ---------------------------------------------------------------------------------
+
+
+def test_minimal_sandbox_still_judges_and_hides_the_environment() -> None:
+    ex = executor_without(*OPTIONAL)
+    try:
+        assert set(ex.info()["layers"]) == {"process", "rlimits"}
+        assert ex.run(FACTORIAL, FACTORIAL.solutions[0]).correct
+        assert ex.run(ANY, "import os\ndef f(x):\n    return dict(os.environ)\n").tests[0].actual == "{}"
+        started = time.monotonic()
+        assert ex.run(fn_problem(((0,), 1), wall_seconds=1.0), "import time\ndef f(x):\n    time.sleep(60)\n"
+                      ).status == "timeout"
+        assert time.monotonic() - started < 3
+    finally:
+        ex.close()
+
+
+DAEMON = textwrap.dedent("""
+    import os, time
+    def f(x):
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open("daemon.pid", "w") as fh:
+                    fh.write(str(os.getpid()))
+                time.sleep(60)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        for _ in range(200):
+            if os.path.exists("daemon.pid") and open("daemon.pid").read():
+                break
+            time.sleep(0.01)
+        return [int(open("daemon.pid").read())]
+""")
+
+
+@pytest.mark.parametrize("without", [("seccomp", "pidns", "landlock"),
+                                     ("seccomp", "pidns", "landlock", "uid", "mountns")])
+def test_daemons_are_killed_without_a_pid_namespace(full, without: tuple[str, ...]) -> None:
+    """With no PID namespace and no seccomp, a setsid daemon escapes the process group;
+    the per-uid kill (with a uid) or the subreaper's orphan sweep (without) finds it."""
+    if "uid" not in without and "uid" not in full.info()["layers"]:
+        pytest.skip("uid is not available here")
+    ex = executor_without(*without)
+    try:
+        result = ex.run(fn_problem(((0,), [])), DAEMON)
+        daemon = ast.literal_eval(result.tests[0].actual)  # [pid]: no PID namespace, so a host pid
+        assert daemon, result.tests[0].describe()
+        assert wait_until(lambda: not alive(daemon[0]), 3), f"daemon {daemon[0]} survived the run"
+    finally:
+        ex.close()
+
+
+# --- the fork server's lifecycle ----------------------------------------------------------------------
+
+
+WORKER = textwrap.dedent("""
+    import sys, threading, time
+    from hint_core.sandbox import get_executor
+    from tests.test_sandbox import fn_problem
+    ex = get_executor()
+    problem = fn_problem(((0,), 1), wall_seconds=60.0, cpu_seconds=60.0)
+    threading.Thread(target=ex.run, args=(problem, "import time\\ndef f(x):\\n    time.sleep(60)\\n")).start()
+    time.sleep(0.5)
+    print(ex.info()["pid"], ex.info()["uid_base"], flush=True)
+    time.sleep(60)
+""")
+
+
+def test_the_server_and_its_runs_die_with_the_worker() -> None:
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        server_pid, uid_base = worker.stdout.readline().split()
+        server_pid = int(server_pid)
+        assert alive(server_pid)
+        runs = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == server_pid]
+        assert runs, "the sleeping run should be under way"
+    finally:
+        worker.kill()
+        worker.wait()
+    assert wait_until(lambda: not alive(server_pid), 5), "the server outlived its worker"
+    assert wait_until(lambda: not any(alive(p) for p in runs), 5), "a run outlived its server"
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return -1
+
+
+def test_a_dead_server_is_replaced() -> None:
+    ex = ForkServerExecutor()
+    try:
+        first = ex.info()["pid"]
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: not alive(first), 3)
+        assert ex.run(FACTORIAL, FACTORIAL.solutions[0]).correct
+        assert ex.info()["pid"] != first
+    finally:
+        ex.close()
+
+
+def test_a_forked_worker_gets_its_own_server(full) -> None:
+    parent_server = full.info()["pid"]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            ok = full.run(FACTORIAL, FACTORIAL.solutions[0]).correct and full.info()["pid"] != parent_server
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"1"
+    assert full.run(FACTORIAL, FACTORIAL.solutions[0]).correct and full.info()["pid"] == parent_server
+
+
+def test_closing_the_executor_removes_its_directory() -> None:
+    ex = ForkServerExecutor()
+    base = Path(ex._get_server().base_dir)
+    pid = ex.info()["pid"]
+    ex.run(FACTORIAL, FACTORIAL.solutions[0])
+    ex.close()
+    assert not base.exists()
+    assert wait_until(lambda: not alive(pid), 3)
+    assert tempfile.gettempdir()  # nothing else to clean: runs used only the base directory
