@@ -91,3 +91,19 @@ def test_a_failed_scenario_shows_up_as_missed_and_json_has_no_nan():
     rows = bench.table({"llm": {"error": "TimeoutError: only 3 of 200 hints"}})
     assert rows[0].verdict == "MISSED"
     assert json.loads(json.dumps(bench._clean({"x": float("nan")}))) == {"x": None}
+
+
+def test_a_scenario_is_retried_once_and_the_retry_is_shown(monkeypatch):
+    calls = []
+
+    def flaky(cfg, ids):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return RESULTS["sandbox"]
+
+    monkeypatch.setitem(bench.SCENARIOS, "sandbox", flaky)
+    figures = bench._run("sandbox", None, None)
+    assert figures["retried_after"] == ["ConnectionError: server closed the connection unexpectedly"]
+    rows = bench.table({"sandbox": figures})
+    assert rows[-1].figure == "run again after a failed attempt"
