@@ -24,6 +24,7 @@ from typing import Any
 import pika
 import psycopg2
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -40,13 +41,20 @@ def free_port() -> int:
 def postgres_database():
     """A fresh database on the local PostgreSQL; dropped afterwards."""
     name = f"hint_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
+    _admin(f"CREATE DATABASE {name}")
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _admin(sql: str) -> None:
+    # A connection per statement: the server may have restarted in between (crash tests).
+    admin = psycopg2.connect(PG_ADMIN)
+    try:
+        admin.autocommit = True
+        admin.cursor().execute(sql)
+    finally:
         admin.close()
 
 
@@ -56,6 +64,72 @@ def delete_queues(queue: str) -> None:
     for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
         channel.queue_delete(queue=name)
     connection.close()
+
+
+def purge_queue(queue: str) -> None:
+    """Drop every ready message of the stack's queue (as if they had never been sent)."""
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        connection.channel().queue_purge(queue=queue)
+    finally:
+        connection.close()
+
+
+def _run(args: list[str], timeout: float = 60) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=timeout)
+
+
+@contextmanager
+def rabbitmq_down():
+    """RabbitMQ's application stopped for the block; always started again afterwards.
+
+    Other engineers' tests share this broker: keep the block short.
+    """
+    _run(["rabbitmqctl", "stop_app"])
+    try:
+        yield
+    finally:
+        _run(["rabbitmqctl", "start_app"])
+        _run(["rabbitmqctl", "await_startup"])
+
+
+def _pg_cluster(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    _run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action])
+
+
+@contextmanager
+def postgres_down():
+    """PostgreSQL stopped for the block; always started again afterwards (keep it short)."""
+    _pg_cluster("stop")
+    try:
+        yield
+    finally:
+        _pg_cluster("start")
+        _wait_for_postgres()
+
+
+def _wait_for_postgres(timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            psycopg2.connect(PG_ADMIN, connect_timeout=2).close()
+            return
+        except psycopg2.OperationalError:
+            time.sleep(0.2)
+
+
+def fast_ai_config(path: Path, timeout_seconds: float, deadline_seconds: float, **overrides: Any) -> Path:
+    """The repository's ai_config with short LLM timeouts, written to `path` (for crash tests,
+    where a claim must expire within seconds, not minutes)."""
+    config = yaml.safe_load((ROOT / "ai_config" / "ai_config.yaml").read_text())
+    for phase in ("program_generation", "hint_generation"):
+        config[phase].update(timeout_seconds=timeout_seconds, deadline_seconds=deadline_seconds)
+    for dotted, value in overrides.items():  # e.g. program_generation__n=1
+        section, key = dotted.split("__")
+        config[section][key] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 class CallbackReceiver:
@@ -141,6 +215,60 @@ class Stack:
     def stop_all(self) -> None:
         for proc in reversed(self.processes):
             self.stop(proc)
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """SIGKILL a process and everything it started (as a crashed machine would)."""
+        self.stop(proc, signal.SIGKILL)
+
+    def wait_until_consuming(self, consumers: int = 1, timeout: float = 30) -> None:
+        """Wait until `consumers` worker processes consume the stack's queue."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+            try:
+                declared = connection.channel().queue_declare(queue=self.env["TASK_QUEUE"], passive=True)
+                if declared.method.consumer_count >= consumers:
+                    return
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # not declared yet
+            finally:
+                if connection.is_open:
+                    connection.close()
+            time.sleep(0.2)
+        raise TimeoutError("no worker consumes the queue\n" + self.output())
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        """Read the stack's database directly (what an operator would see)."""
+        with psycopg2.connect(self.env["DATABASE_URL"]) as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def request_pk(self, request_id: int) -> int:
+        return self.query("SELECT id FROM request WHERE request_id = %s", request_id)[0][0]
+
+    def run_steps_then_die(self, request_pk: int, names: list[str]) -> None:
+        """Run a request's steps in a fresh process that drops every follow-up message and
+        then kills itself: a worker killed between its commit and its send.
+        `run_enhanced_program` runs every candidate not yet evaluated."""
+        code = (
+            "import os, signal, sys\n"
+            "import hint_actors\n"
+            "from hint_actors import steps\n"
+            "from models import EnhancedProgram\n"
+            "pk = int(sys.argv[1])\n"
+            "for name in sys.argv[2:]:\n"
+            "    if name == 'run_enhanced_program':\n"
+            "        todo = EnhancedProgram.select().where((EnhancedProgram.request == pk) & EnhancedProgram.evaluated_at.is_null())\n"
+            "        for candidate in list(todo):\n"
+            "            steps.run_enhanced_program(candidate.id)\n"
+            "    else:\n"
+            "        getattr(steps, name)(pk)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        args = [sys.executable, "-c", code, str(request_pk), *names]
+        done = subprocess.run(args, cwd=ROOT, env=self.env, capture_output=True, timeout=120)
+        if done.returncode != -signal.SIGKILL:
+            raise RuntimeError(f"steps did not run: {done.returncode}\n{done.stderr.decode()[-3000:]}")
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in self.logs)

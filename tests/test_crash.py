@@ -1,0 +1,191 @@
+"""Crash safety on the production stack: workers killed with SIGKILL in the middle of a
+step, RabbitMQ and PostgreSQL going away during a run. Every request still ends exactly
+once: one hint, one hint-generation phase, one enhancement phase, one callback.
+
+The stack runs with a fast sweep (every second, stalls after 3 s) and short LLM
+timeouts, so a claim left by a killed worker expires within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import require_service
+from tests.fake_openai import FakeOpenAI, stall
+from tests.stack import (
+    CallbackReceiver,
+    fast_ai_config,
+    postgres_down,
+    production_stack,
+    purge_queue,
+    rabbitmq_down,
+)
+
+FIX = "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
+REFLECTION = ("What do you think is wrong?", "My result starts at zero, so it stays zero.")
+
+
+def buggy(request_id: int) -> str:
+    """Each request its own program, so none reuses another's LLM answer."""
+    name = f"product_{request_id}"
+    return f"def factorial(n):\n    {name} = 0\n    for i in range(1, n + 1):\n        {name} *= i\n    return {name}\n"
+
+
+@pytest.fixture
+def services():
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("RabbitMQ", "127.0.0.1", 5672)
+
+
+@pytest.fixture
+def fake():
+    fake = FakeOpenAI()
+    fake.program_answers = [json.dumps({"fixed_program": FIX})]
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def receiver():
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@contextmanager
+def crash_stack(tmp_path, fake, receiver, **extra: str):
+    # Claims of LLM steps then last (5 + 6) * 1.2 + 5 = 18.2 s (hint_actors/claims.py).
+    config = fast_ai_config(tmp_path / "ai_config.yaml", timeout_seconds=5, deadline_seconds=6, program_generation__n=1)
+    with production_stack(
+        tmp_path, workers=0, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
+        BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, STALL_SECONDS="3", SWEEP_INTERVAL_SECONDS="1",
+        REFLECTION_WAIT_SECONDS="10", REQUEST_DEADLINE_SECONDS="120", **extra,
+    ) as stack:
+        yield stack
+
+
+def ask(stack, request_id: int) -> None:
+    assert stack.add_request(request_id, "factorial", buggy(request_id), "debug").status_code == 200
+    assert stack.add_reflection(request_id, *REFLECTION).status_code == 200
+
+
+def wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def assert_ended_once(stack, receiver, request_ids: list[int]) -> None:
+    for request_id in request_ids:
+        answer = stack.wait_for_hint(request_id, timeout=90)
+        assert answer["job_finished_successfully"], answer
+    wait_for(lambda: len(receiver.received) >= len(request_ids), 30, "callbacks")
+    time.sleep(1.5)  # a duplicate callback would arrive within this window
+    assert sorted(c["request_id"] for c in receiver.received) == sorted(request_ids), stack.output()
+    for request_id in request_ids:
+        pk = stack.request_pk(request_id)
+        counts = stack.query(
+            "SELECT (SELECT count(*) FROM hint WHERE request_id = %s),"
+            " (SELECT count(*) FROM hint_generation_phase WHERE request_id = %s),"
+            " (SELECT count(*) FROM program_enhancement_phase WHERE request_id = %s)", pk, pk, pk,
+        )[0]
+        assert counts == (1, 1, 1), (request_id, counts)
+
+
+def test_worker_killed_while_waiting_on_the_llm(services, fake, receiver, tmp_path):
+    fake.push(stall(3))  # the first call is the program call: it is in flight when the worker dies
+    with crash_stack(tmp_path, fake, receiver) as stack:
+        worker = stack.start_worker(threads=4)
+        stack.wait_until_consuming()
+        ask(stack, 1)
+        wait_for(lambda: fake.prompts("program"), 20, "the program call")
+        stack.kill(worker)
+        stack.start_worker(threads=4)
+        assert_ended_once(stack, receiver, [1])
+        # The killed worker's call was lost; the claim it left was taken over once, and
+        # the redelivered message did not ask the LLM again while the claim was live.
+        assert len(fake.prompts("program")) == 2 and len(fake.prompts("hint")) == 1
+        takeovers = stack.query("SELECT takeovers FROM step_claim WHERE step = 'query_for_enhanced_programs'")
+        assert takeovers == [(1,)]
+
+
+def test_worker_killed_while_running_a_program(services, fake, receiver, tmp_path):
+    with crash_stack(tmp_path, fake, receiver) as stack:
+        worker = stack.start_worker(threads=4)
+        stack.wait_until_consuming()
+        sleepy = "import time\ntime.sleep(2)\n" + buggy(2)
+        assert stack.add_request(2, "factorial", sleepy, "debug").status_code == 200
+        assert stack.add_reflection(2, *REFLECTION).status_code == 200
+        time.sleep(1.0)  # the student's program is sleeping in the sandbox now
+        assert stack.query("SELECT student_run_at FROM request") == [(None,)]
+        stack.kill(worker)
+        stack.start_worker(threads=4)
+        assert_ended_once(stack, receiver, [2])
+        assert stack.query("SELECT student_run_at IS NOT NULL FROM request") == [(True,)]
+
+
+# Where each request's worker dies: after committing these steps, before sending anything.
+COMMIT_POINTS = {
+    11: ["run_student_program"],
+    12: ["run_student_program", "query_for_enhanced_programs"],
+    13: ["run_student_program", "query_for_enhanced_programs", "run_enhanced_program"],  # hint stage claimed
+    14: ["run_student_program", "query_for_enhanced_programs", "run_enhanced_program", "generate_hint"],
+}
+
+
+def test_worker_killed_between_commit_and_send(services, fake, receiver, tmp_path):
+    with crash_stack(tmp_path, fake, receiver) as stack:
+        for request_id in COMMIT_POINTS:
+            ask(stack, request_id)
+        purge_queue(stack.env["TASK_QUEUE"])  # no worker yet: nothing was ever processed
+        for request_id, names in COMMIT_POINTS.items():
+            stack.run_steps_then_die(stack.request_pk(request_id), names)
+        assert stack.query("SELECT stage FROM request WHERE request_id = 13") == [("hint_claimed",)]
+        assert stack.query("SELECT count(*) FROM hint") == [(1,)]  # request 14's, never reported
+
+        stack.start_worker(threads=4)  # only the sweep knows what is left to do
+        assert_ended_once(stack, receiver, list(COMMIT_POINTS))
+        assert len(fake.prompts("program")) == 4 and len(fake.prompts("hint")) == 4
+
+
+def test_rabbitmq_restart_during_a_run(services, fake, receiver, tmp_path):
+    fake.latency = 1.0  # requests are in the middle of LLM calls when the broker goes
+    with crash_stack(tmp_path, fake, receiver) as stack:
+        stack.start_worker(threads=8)
+        stack.wait_until_consuming()
+        for request_id in (21, 22, 23, 24):
+            ask(stack, request_id)
+        wait_for(lambda: len(fake.requests) >= 2, 20, "LLM calls in flight")
+        with rabbitmq_down():
+            reply = stack.add_request(25, "factorial", buggy(25), "debug")
+            assert reply.status_code == 503 and reply.json()["stored"] is True
+            assert stack.trace(21)["request_id"] == 21  # reads still work
+        reply = stack.add_request(25, "factorial", buggy(25), "debug")  # the retry orchestration makes
+        assert reply.status_code == 200, reply.text
+        assert stack.add_reflection(25, *REFLECTION).status_code == 200
+        assert_ended_once(stack, receiver, [21, 22, 23, 24, 25])
+        assert len(fake.prompts("program")) == 5 and len(fake.prompts("hint")) == 5
+
+
+def test_postgresql_restart_during_a_run(services, fake, receiver, tmp_path):
+    fake.latency = 1.0
+    with crash_stack(tmp_path, fake, receiver) as stack:
+        stack.start_worker(threads=8)
+        stack.wait_until_consuming()
+        for request_id in (31, 32, 33, 34):
+            ask(stack, request_id)
+        wait_for(lambda: len(fake.requests) >= 2, 20, "LLM calls in flight")
+        with postgres_down():
+            reply = stack.add_request(35, "factorial", buggy(35), "debug")
+            assert reply.status_code == 503 and reply.json()["stored"] is False
+        reply = stack.add_request(35, "factorial", buggy(35), "debug")
+        assert reply.status_code == 200, reply.text
+        assert stack.add_reflection(35, *REFLECTION).status_code == 200
+        assert_ended_once(stack, receiver, [31, 32, 33, 34, 35])
