@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -221,6 +222,55 @@ def test_get_executor_reads_the_environment() -> None:
 
 
 # --- degraded modes ---------------------------------------------------------------------------------
+
+
+UNPRIVILEGED = textwrap.dedent("""
+    from hint_core.problems import Limits, Problem, TestCase
+    from hint_core.sandbox import ForkServerExecutor
+    p = Problem(id="x", title="x", description="", template="", kind="function", function="f",
+                tests=(TestCase(name="t", args=(3,), expected=6),), solutions=(), limits=Limits(wall_seconds=1))
+    ex = ForkServerExecutor()
+    print(" ".join(ex.info()["layers"]))
+    for program in ["def f(x):\\n    return 2 * x\\n", "import os\\ndef f(x):\\n    return dict(os.environ)\\n",
+                    "def f(x):\\n    return open('/etc/hostname').read()\\n",
+                    "import socket\\ndef f(x):\\n    socket.socket()\\n", "import os\\ndef f(x):\\n    os.fork()\\n",
+                    "import time\\ndef f(x):\\n    time.sleep(10)\\n"]:
+        r = ex.run(p, program)
+        print(r.status, r.tests[0].actual or r.tests[0].error)
+    ex.close()
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/python3").exists() or not shutil.which("setpriv"),
+                    reason="needs root (to become nobody), /usr/bin/python3 and setpriv")
+def test_unprivileged_worker() -> None:
+    """As an ordinary user (here nobody, with the system's Python, which can read its own
+    library), the server takes its own user namespace: every layer but the per-run uid."""
+    stubs = Path(tempfile.mkdtemp(prefix="hint-stubs-"))  # pytest's tmp_path is private to root
+    os.chmod(stubs, 0o755)
+    for name in ("yaml", "requests"):  # imported by hint_core.problems, unused here
+        (stubs / f"{name}.py").write_text("")
+    try:
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", UNPRIVILEGED],
+            env={"PYTHONPATH": f"{ROOT}:{stubs}", "PATH": "/usr/bin:/bin"}, cwd="/",
+            capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(stubs)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    layers = set(lines[0].split())
+    assert {"process", "rlimits", "no_new_privs", "landlock", "seccomp"} <= layers
+    assert "uid" not in layers
+    if Path("/proc/sys/user/max_user_namespaces").read_text().strip() != "0":
+        assert {"pidns", "netns", "ipcns", "mountns"} <= layers
+    assert lines[1:] == [
+        "passed 6", "wrong_answer {}",
+        "exception PermissionError: [Errno 13] Permission denied: '/etc/hostname' (line 2)",
+        "exception PermissionError: [Errno 1] Operation not permitted (line 3)",
+        "exception PermissionError: [Errno 1] Operation not permitted (line 3)",
+        "timeout time limit exceeded (1 s of wall time)",
+    ]
 
 
 def test_minimal_sandbox_still_judges_and_hides_the_environment() -> None:

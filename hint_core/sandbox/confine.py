@@ -64,6 +64,25 @@ def set_malloc_arena_max(n: int) -> None:
         pass
 
 
+def drop_capabilities() -> None:
+    """Empty the effective, permitted and inheritable capability sets. A uid change from
+    root does this by itself; root without a uid change, or root of a user namespace,
+    must do it explicitly. Nothing can bring them back: the child never executes."""
+    header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)  # two {effective, permitted, inheritable} u32 triples, all zero
+    _check(_libc.syscall(126, ctypes.c_char_p(header), ctypes.c_char_p(data)), "capset")
+
+
+def enter_user_namespace() -> None:
+    """Become root of a new user namespace that maps only our own uid and gid: an
+    unprivileged process then owns the namespaces it creates (not the host's)."""
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
 # --- namespaces and mounts ---------------------------------------------------------
 
 CLONE_NEWNS = 0x00020000

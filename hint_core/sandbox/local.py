@@ -203,7 +203,8 @@ class ForkServerExecutor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", SERVER, str(theirs.fileno()), str(os.getpid())],
+                [sys.executable, "-I", "-S", SERVER, str(theirs.fileno()), str(os.getpid()),
+                 json.dumps(sorted(self.config.disable))],
                 env={},  # no secrets, from process start: /proc/PID/environ of every run is empty
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=None,
                 pass_fds=(theirs.fileno(),), cwd="/", start_new_session=True,
@@ -222,6 +223,7 @@ class ForkServerExecutor:
             if not reply:
                 raise SandboxError("the sandbox server exited during start-up (see its messages on stderr)")
             server.info = json.loads(reply)
+            server.info["pid"] = proc.pid  # inside its own PID namespace the server may be pid 1
             ours.settimeout(None)
         except BaseException:
             self._stop(server)

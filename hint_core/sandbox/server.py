@@ -147,8 +147,9 @@ class Run:
 
 
 class Server:
-    def __init__(self, sock):
+    def __init__(self, sock, user_namespace=False):
         self.sock = sock
+        self.user_namespace = user_namespace
         self.server_pid = os.getpid()
         self.runs = {}  # pid -> Run
         self.by_ctl = {}  # ctl fd -> Run
@@ -177,6 +178,7 @@ class Server:
         self.moved_paths = _moved_paths(self.prefix, self.pyroot) if self.pyroot else None
         sock.send(json.dumps({"layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
                               "uid_base": self.uid_base, "python": sys.version.split()[0],
+                              "user_namespace": self.user_namespace,
                               "pyroot": self.pyroot}).encode())
 
     def _claim_uid_block(self, base, blocks, lock_dir):
@@ -451,6 +453,7 @@ class Server:
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
                 confine.set_pdeathsig(signal.SIGKILL)  # the uid change cleared it
+            confine.drop_capabilities()  # root without a uid change, or root of a user namespace
             if "pidns" not in self.layers and os.getppid() != self.server_pid:
                 os._exit(71)  # the server died before the death signal was set
             os.chdir(workdir)
@@ -549,12 +552,37 @@ def _use_moved_paths(sys_path, packages):
     sys.path_importer_cache.clear()
 
 
+def _become_namespace_root(sock_fd, disabled):
+    """Unprivileged, the server can still give its runs namespaces: it becomes root of
+    its own user namespace, then the init of a PID namespace that this user namespace
+    owns (so that it may re-enter it after creating one for each child). The original
+    process stays as the parent, relays the exit status, and holds nothing else."""
+    if os.geteuid() == 0 or {"pidns", "netns", "ipcns", "mountns"} <= disabled:
+        return False
+    try:
+        confine.enter_user_namespace()
+        confine.unshare(confine.CLONE_NEWPID)
+    except OSError as exc:
+        log(f"no user namespace ({exc}); running without namespaces")
+        return False
+    pid = os.fork()
+    if pid:
+        os.close(sock_fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _, status = os.waitpid(pid, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0x7F)
+    confine.set_pdeathsig(signal.SIGKILL)  # when the original process dies
+    return True
+
+
 def main():
     fd = int(sys.argv[1])
     parent = int(sys.argv[2])
     confine.set_pdeathsig(signal.SIGKILL)
     if os.getppid() != parent:
         return  # the worker died before the death signal was set
+    disabled = set(json.loads(sys.argv[3])) if len(sys.argv) > 3 else set()
+    user_namespace = _become_namespace_root(fd, disabled)
     confine.set_child_subreaper()
     # Started with an empty environment; Python still adds LC_CTYPE when it coerces the
     # C locale. Nothing at all is what a program should find.
@@ -562,7 +590,7 @@ def main():
     confine.set_malloc_arena_max(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
-    server = Server(sock)
+    server = Server(sock, user_namespace)
     # Children inherit every object; a collection in a child would touch them all and
     # copy every page. Frozen objects are never examined by the collector.
     gc.freeze()
