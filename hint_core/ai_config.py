@@ -29,6 +29,15 @@ class PhaseConfig:
 
 
 @dataclass(frozen=True)
+class ProgramPhaseConfig(PhaseConfig):
+    # A cheaper model asked first; the stronger `model` only when none of its programs passes.
+    cheap_model: str | None = None
+    # An identical (problem, normalized program, hint type) within this window reuses the
+    # verified programs instead of calling the LLM again; 0 turns reuse off.
+    reuse_window_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class PromptConfig:
     min_reflection_words: int = 3
     max_output_chars: int = 1500
@@ -48,7 +57,7 @@ class PoolConfig:
 class AIConfig:
     engine: Literal["auto", "openai", "offline"] = "auto"
     fallback: Literal["offline", "none"] = "offline"
-    program_generation: PhaseConfig = PhaseConfig(temperature=0.8, n=3, max_tokens=2000)
+    program_generation: ProgramPhaseConfig = ProgramPhaseConfig(temperature=0.8, n=3, max_tokens=2000)
     hint_generation: PhaseConfig = PhaseConfig(model="gpt-4o", temperature=0.3, max_tokens=800)
     prompts: PromptConfig = field(default_factory=PromptConfig)
     pool: PoolConfig = field(default_factory=PoolConfig)

@@ -8,12 +8,13 @@ keeps (prompt, model, temperature, whole response, tokens, waiting time) as plai
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hint_core.ai_config import AIConfig, load_ai_config
-from hint_core.llm import LLMClient, LLMError, ParseError, parse_hint, parse_program
+from hint_core.ai_config import AIConfig, PhaseConfig, load_ai_config
+from hint_core.llm import LLMClient, LLMError, ParseError, Usage, parse_program
+from hint_core.llm_hint import write_llm_hint
 from hint_core.offline import offline_hint
 from hint_core.pool import PoolOffer
 from hint_core.problems import Problem, ProblemBank, ProblemSource
@@ -38,11 +39,13 @@ class Services:
         problems_url: str | None,
         openai_api_key: str | None,
         openai_base_url: str | None,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
     ) -> Services:
         ai = load_ai_config(ai_config_path)
         llm = None
-        if ai.use_llm(bool(openai_api_key or openai_base_url)):
-            llm = LLMClient(openai_api_key, openai_base_url)
+        if ai.use_llm(bool(openai_api_key or openai_base_url or azure_endpoint)):
+            llm = LLMClient(openai_api_key, openai_base_url, azure_endpoint=azure_endpoint, api_version=api_version)
         return cls(ProblemSource(ProblemBank(problem_bank_dir), problems_url), ai, llm)
 
 
@@ -69,6 +72,13 @@ class PhaseRecord:
     waiting_seconds: float = 0.0
     error: str | None = None
 
+    def charge(self, usage: Usage) -> None:
+        """Take over what the phase's LLM calls cost and answered."""
+        self.model = usage.model or self.model
+        self.response = usage.responses
+        self.prompt_tokens, self.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        self.llm_calls, self.waiting_seconds = usage.calls, usage.waiting_seconds
+
 
 @dataclass
 class Proposal:
@@ -76,11 +86,78 @@ class Proposal:
     programs: list[ProposedProgram] = field(default_factory=list)
 
 
+def cascades(ai: AIConfig) -> bool:
+    """Is program generation a cascade (a cheaper model first, the configured one if needed)?"""
+    phase = ai.program_generation
+    return bool(phase.cheap_model) and phase.cheap_model != phase.model
+
+
+def program_phase(ai: AIConfig, attempt: int) -> PhaseConfig:
+    """The settings of one attempt at program generation: the cheap model first in a cascade."""
+    phase = ai.program_generation
+    return replace(phase, model=phase.cheap_model) if attempt == 1 and cascades(ai) else phase
+
+
+def _llm_programs(
+    svc: Services, problem: Problem, hint_type: str, student_program: str, request_id: object, attempt: int
+) -> tuple[PhaseRecord, list[ProposedProgram]]:
+    """Ask the LLM for candidates; an answer that does not parse is an invalid candidate."""
+    assert svc.llm is not None
+    phase = program_phase(svc.ai, attempt)
+    messages = program_generation_messages(problem, hint_type, student_program)
+    record = PhaseRecord(engine="openai", model=phase.model, temperature=phase.temperature, n=phase.n, prompt=messages)
+    usage = Usage()
+    try:
+        reply = svc.llm.ask(messages, phase, usage, n=phase.n, request_id=request_id)
+    except LLMError as exc:
+        record.charge(usage)
+        if svc.ai.fallback != "offline":
+            raise
+        log.warning("request %s: program generation by %s failed: %s", request_id, phase.model, exc)
+        record.error = f"LLM unavailable, used known-correct programs only: {exc}"
+        return record, []
+    record.charge(usage)
+    programs = []
+    for content, finish in zip(reply.contents, reply.finish_reasons + [None] * len(reply.contents), strict=False):
+        try:
+            programs.append(ProposedProgram("llm", parse_program(content, PROGRAM_KEY[hint_type])))
+        except ParseError as exc:
+            cut = " (the answer was cut off at max_tokens)" if finish == "length" else ""
+            programs.append(ProposedProgram("llm", None, f"{exc}{cut}"))
+    return record, programs
+
+
+def escalate_programs(
+    svc: Services, problem: Problem, hint_type: str, student_program: str, request_id: object, attempt: int
+) -> Proposal:
+    """The next attempt of a cascade: the configured (stronger) model's candidates only;
+    the known-correct programs were offered with the first attempt already."""
+    record, programs = _llm_programs(svc, problem, hint_type, student_program, request_id, attempt)
+    return Proposal(record, programs)
+
+
+@dataclass(frozen=True)
+class Reused:
+    """Verified LLM programs of an identical earlier request, and the phases they came from."""
+
+    programs: tuple[str, ...]
+    phases: tuple[int, ...]
+
+
+def _reuse(known: list[ProposedProgram], reused: Reused) -> Proposal:
+    record = PhaseRecord(engine="cache", n=len(reused.programs), response={"reused_from_phases": list(reused.phases)})
+    fresh = [p for p in known if p.program not in reused.programs]
+    return Proposal(record, [ProposedProgram("llm", p) for p in reused.programs] + fresh)
+
+
 def propose_programs(
     svc: Services, problem: Problem, hint_type: str, student_program: str, request_id: object,
-    pool: PoolOffer | None = None,
+    pool: PoolOffer | None = None, reused: Reused | None = None,
 ) -> Proposal:
     """Candidates for the hint: the LLM's (when configured) plus known-correct programs.
+
+    `reused` (verified programs of an identical earlier request) stands in for the LLM
+    call: the same question is not paid for twice.
 
     Reference solutions and pool programs are always offered: they cost nothing, they are
     verified like any candidate, and they keep the pipeline going when the LLM answers
@@ -92,34 +169,16 @@ def propose_programs(
     references += [ProposedProgram("pool", p) for p in pool.programs]
     if svc.llm is None:
         return Proposal(PhaseRecord(engine="offline"), references)
+    if reused and reused.programs:
+        log.info("request %s: reusing %d verified program(s) of an identical request", request_id, len(reused.programs))
+        return _reuse(references, reused)
     threshold = svc.ai.pool.skip_llm_when_distance_at_most
     if threshold is not None and hint_type != "optimize" and pool.nearest_distance is not None \
             and pool.nearest_distance <= threshold:
         log.info("request %s: pool program %d token(s) away, LLM program call skipped", request_id, pool.nearest_distance)
         return Proposal(PhaseRecord(engine="pool"), references)
 
-    phase = svc.ai.program_generation
-    messages = program_generation_messages(problem, hint_type, student_program)
-    record = PhaseRecord(engine="openai", model=phase.model, temperature=phase.temperature, n=phase.n, prompt=messages)
-    try:
-        reply = svc.llm.complete(messages, phase, n=phase.n, request_id=request_id)
-    except LLMError as exc:
-        if svc.ai.fallback != "offline":
-            raise
-        log.warning("request %s: program generation fell back to reference solutions: %s", request_id, exc)
-        record.error = f"LLM unavailable, used reference solutions: {exc}"
-        return Proposal(record, references)
-
-    record.model = reply.model
-    record.response = reply.raw
-    record.prompt_tokens, record.completion_tokens = reply.prompt_tokens, reply.completion_tokens
-    record.llm_calls, record.waiting_seconds = reply.calls, reply.latency
-    programs = []
-    for content in reply.contents:
-        try:
-            programs.append(ProposedProgram("llm", parse_program(content, PROGRAM_KEY[hint_type])))
-        except ParseError as exc:
-            programs.append(ProposedProgram("llm", None, str(exc)))
+    record, programs = _llm_programs(svc, problem, hint_type, student_program, request_id, attempt=1)
     return Proposal(record, programs + references)
 
 
@@ -128,13 +187,20 @@ class HintDraft:
     record: PhaseRecord
     explanation: str
     hint: str
+    notes: dict[str, Any] | None = None  # e.g. corrective retries, the leak guard's findings
 
 
-def _offline_draft(ctx: HintContext, reference_run_time: float | None, error: str | None = None) -> HintDraft:
+def _offline_draft(
+    ctx: HintContext, reference_run_time: float | None, error: str | None = None, record: PhaseRecord | None = None,
+    notes: dict[str, Any] | None = None,
+) -> HintDraft:
+    """The offline engine's hint; `record` keeps what LLM calls before it cost."""
     made = offline_hint(
         ctx.problem, ctx.hint_type, ctx.student_program, ctx.student_run, ctx.selected_program, reference_run_time
     )
-    return HintDraft(PhaseRecord(engine="offline", error=error), made.explanation, made.hint)
+    record = record or PhaseRecord(engine="offline")
+    record.engine, record.error = "offline", error
+    return HintDraft(record, made.explanation, made.hint, notes or None)
 
 
 def write_hint(svc: Services, ctx: HintContext, reference_run_time: float | None, request_id: object) -> HintDraft:
@@ -143,17 +209,19 @@ def write_hint(svc: Services, ctx: HintContext, reference_run_time: float | None
         return _offline_draft(ctx, reference_run_time)
 
     phase = svc.ai.hint_generation
-    messages = hint_generation_messages(ctx)
-    record = PhaseRecord(engine="openai", model=phase.model, temperature=phase.temperature, n=1, prompt=messages)
+    record = PhaseRecord(
+        engine="openai", model=phase.model, temperature=phase.temperature, n=1, prompt=hint_generation_messages(ctx)
+    )
+    usage, notes = Usage(), {}
     try:
-        reply = svc.llm.complete(messages, phase, n=1, request_id=request_id)
-        record.model, record.response = reply.model, reply.raw
-        record.prompt_tokens, record.completion_tokens = reply.prompt_tokens, reply.completion_tokens
-        record.llm_calls, record.waiting_seconds = reply.calls, reply.latency
-        explanation, hint = parse_hint(reply.contents[0] if reply.contents else "")
-        return HintDraft(record, explanation, hint)
+        written = write_llm_hint(svc.llm, phase, ctx, usage, notes, request_id)
     except (LLMError, ParseError) as exc:
+        record.charge(usage)
         if svc.ai.fallback != "offline":
             raise LLMError(f"hint generation failed: {exc}") from None
         log.warning("request %s: hint generation fell back to the offline engine: %s", request_id, exc)
-        return _offline_draft(ctx, reference_run_time, error=f"LLM hint failed, offline hint used: {exc}")
+        return _offline_draft(ctx, reference_run_time, f"LLM hint failed, offline hint used: {exc}", record, notes)
+    record.charge(usage)
+    if written is None:  # the leak guard found no safe LLM hint; the offline one never carries code
+        return _offline_draft(ctx, reference_run_time, "every LLM hint gave the solution away", record, notes)
+    return HintDraft(record, written.explanation, written.hint, notes or None)
