@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
@@ -21,7 +23,9 @@ from peewee import (
     FloatField,
     ForeignKeyField,
     IntegerField,
+    InterfaceError,
     Model,
+    OperationalError,
     SqliteDatabase,
     TextField,
 )
@@ -275,6 +279,24 @@ def release_connection() -> None:
 def write_transaction():  # noqa: ANN201 - a peewee transaction context
     """A transaction for writes. On SQLite it takes the write lock up front: upgrading a
     read lock inside a transaction fails at once with "database is locked" under WAL."""
+def through_outage(write: Callable[[], Any], patience: float = 30.0) -> Any:
+    """Run `write`, waiting out a short database outage (a restart) for up to `patience` s.
+
+    For a write that must not be lost once something outside happened, such as
+    recording that orchestration received the callback: failing would make the retry
+    post it again.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            db.close()  # the connection died with the server; the next try takes a fresh one
+            time.sleep(1.0)
+
+
     if isinstance(db.obj, SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()

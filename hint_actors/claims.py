@@ -79,10 +79,11 @@ def claim(request_pk: int, step: str, ttl_seconds: float, attempt: int = 1) -> b
     return True
 
 
-def live(request_pk: int, step: str, attempt: int = 1, now: dt.datetime | None = None) -> bool:
-    """Is someone working on this step right now (a claim that has not expired)?"""
+def live(request_pk: int, step: str, now: dt.datetime | None = None) -> bool:
+    """Is someone working on this step (any attempt) right now: a claim not yet expired?"""
     now = now or utcnow()
-    return StepClaim.select().where(_key(request_pk, step, attempt) & (StepClaim.expires_at >= now)).exists()
+    mine = (StepClaim.request == request_pk) & (StepClaim.step == step)
+    return StepClaim.select().where(mine & (StepClaim.expires_at >= now)).exists()
 
 
 Held = tuple[int, str, int, str]  # request pk, step, attempt, holder
@@ -103,6 +104,6 @@ def forget_held() -> list[Held]:
 
 def claim_llm_phase(request_pk: int, step: str, phase: object, attempt: int = 1) -> bool:
     """Claim an LLM step for as long as its phase configuration lets a live worker take."""
-    calls = 2 if getattr(phase, "cheap_model", None) else 1  # a cascade asks twice in a row
-    ttl = llm_claim_seconds(phase.deadline_seconds, phase.timeout_seconds, calls)  # type: ignore[attr-defined]
+    # One call per attempt: a cascade's escalation is its own attempt with its own claim.
+    ttl = llm_claim_seconds(phase.deadline_seconds, phase.timeout_seconds)  # type: ignore[attr-defined]
     return claim(request_pk, step, ttl, attempt)

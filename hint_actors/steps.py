@@ -36,6 +36,7 @@ from models import (
     utcnow,
     write_transaction,
 )
+    through_outage,
 from settings import Settings, get_settings
 
 log = logging.getLogger("hint.steps")
@@ -328,6 +329,8 @@ class ReportInProgress(RuntimeError):
         raise CallbackFailed(f"callback to orchestration failed: {type(exc).__name__}") from None
     if not 200 <= reply.status_code < 300:
         raise CallbackFailed(f"callback to orchestration answered HTTP {reply.status_code}")
-    Hint.update(reported_at=utcnow()).where((Hint.id == hint.id) & Hint.reported_at.is_null()).execute()
+    # Orchestration has it now: record that even through a database restart, or the
+    # retry would post it a second time.
+    through_outage(Hint.update(reported_at=utcnow()).where((Hint.id == hint.id) & Hint.reported_at.is_null()).execute)
     log.info("request %s: hint reported to orchestration", request.request_id)
     return []
