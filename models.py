@@ -276,9 +276,6 @@ def release_connection() -> None:
         db.close()
 
 
-def write_transaction():  # noqa: ANN201 - a peewee transaction context
-    """A transaction for writes. On SQLite it takes the write lock up front: upgrading a
-    read lock inside a transaction fails at once with "database is locked" under WAL."""
 def through_outage(write: Callable[[], Any], patience: float = 30.0) -> Any:
     """Run `write`, waiting out a short database outage (a restart) for up to `patience` s.
 
@@ -297,6 +294,9 @@ def through_outage(write: Callable[[], Any], patience: float = 30.0) -> Any:
             time.sleep(1.0)
 
 
+def write_transaction():  # noqa: ANN201 - a peewee transaction context
+    """A transaction for writes. On SQLite it takes the write lock up front: upgrading a
+    read lock inside a transaction fails at once with "database is locked" under WAL."""
     if isinstance(db.obj, SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()

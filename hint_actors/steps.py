@@ -33,10 +33,10 @@ from models import (
     Reflection,
     Request,
     release_connection,
+    through_outage,
     utcnow,
     write_transaction,
 )
-    through_outage,
 from settings import Settings, get_settings
 
 log = logging.getLogger("hint.steps")
@@ -307,19 +307,19 @@ class CallbackFailed(RuntimeError):
     pass
 
 
-def return_hint(request_pk: int) -> list[Next]:
 class ReportInProgress(RuntimeError):
     """Another delivery is posting this hint right now; try again once it is done."""
 
 
+def return_hint(request_pk: int) -> list[Next]:
     """POST the final hint to orchestration, once; raising makes Dramatiq retry with backoff."""
     settings = get_settings()
     hint = Hint.get_or_none(Hint.request == request_pk)
     if hint is None or hint.reported_at is not None or not settings.save_hint_url:
         return []
-    request = Request.get_by_id(request_pk)
     if not claims.claim(request_pk, "return_hint", claims.CALLBACK_CLAIM_SECONDS):
         raise ReportInProgress(f"request pk {request_pk}: another delivery is reporting this hint")
+    request = Request.get_by_id(request_pk)
     payload = callback_payload(request)
     headers = {"Authorization": f"Bearer {settings.callback_token}"} if settings.callback_token else {}
     Hint.update(report_attempts=Hint.report_attempts + 1).where(Hint.id == hint.id).execute()
