@@ -417,3 +417,17 @@ def test_problem_limits_are_respected_per_run() -> None:
     result = run_program(fast, "import time\ndef f(x):\n    time.sleep(5)\n")
     assert result.status == "timeout"
     assert time.monotonic() - started < 2
+
+
+def test_more_runs_than_slots_wait_for_a_slot_not_for_a_timeout() -> None:
+    """A server runs 64 programs at once; more wait in its queue, and their wall clock
+    starts only when they start."""
+    problem = fn_problem(((1,), 1), wall_seconds=1.0, cpu_seconds=1.0)
+    results: list[RunResult] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        run_program(problem, "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"))) for _ in range(70)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results] == ["passed"] * 70

@@ -47,6 +47,7 @@ ALL_LAYERS = ("process", "rlimits", "no_new_privs", "landlock", "seccomp", "uid"
 GRACE_SECONDS = 10.0  # beyond the wall limit, before the server is deemed unresponsive
 DRAIN_SECONDS = 1.0  # after the child ended, to read what it had already sent
 STARTUP_SECONDS = 30.0
+QUEUE_SECONDS = 600.0  # a run waiting for one of the server's 64 slots
 
 
 class SandboxError(RuntimeError):
@@ -170,6 +171,7 @@ class ForkServerExecutor:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self._server: _Server | None = None
+        self._refusal: SandboxUnavailable | None = None  # the machine will not change
         _executors.add(self)
 
     # -- the server ---------------------------------------------------------------------
@@ -184,6 +186,8 @@ class ForkServerExecutor:
 
     def _get_server(self) -> _Server:
         with self._lock:
+            if self._refusal is not None:
+                raise self._refusal
             if self._server is None or not self._server.usable():
                 if self._server is not None and self._server.owner_pid == os.getpid():
                     self._stop(self._server)
@@ -191,6 +195,10 @@ class ForkServerExecutor:
                 server = _keeper.call(self._start)
                 try:
                     self._check(server)
+                except SandboxUnavailable as exc:
+                    self._stop(server)
+                    self._refusal = exc
+                    raise
                 except BaseException:
                     self._stop(server)
                     raise
@@ -318,6 +326,17 @@ class ForkServerExecutor:
                  problem: Problem) -> _Collected:
         limits = problem.limits
         got = _Collected()
+        # The server may queue the run while all its slots are busy: wait for it to start.
+        ctl.settimeout(QUEUE_SECONDS)
+        try:
+            started = json.loads(ctl.recv(65536) or b"{}")
+        except (OSError, ValueError) as exc:
+            raise _ServerGone(f"no answer from the sandbox server: {exc}") from exc
+        if "error" in started:
+            raise SandboxError(f"sandbox server: {started['error']}")
+        if "started" not in started:
+            raise _ServerGone("the sandbox server closed the run's channel")
+        ctl.setblocking(False)
         deadline = time.monotonic() + limits.wall_seconds + GRACE_SECONDS
         # The child reads the whole payload before it does anything else.
         data.settimeout(limits.wall_seconds + GRACE_SECONDS)
@@ -369,7 +388,10 @@ class ForkServerExecutor:
                     elif chunk:
                         records += chunk
                 else:
-                    message = ctl.recv(65536)
+                    try:
+                        message = ctl.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
                     if not message:
                         raise _ServerGone("the sandbox server closed the run's channel")
                     got.exit = json.loads(message)

@@ -286,6 +286,7 @@ class Server:
                 os.close(data_fd)
                 os.close(out_fd)
             run = Run(pid, ctl, time.monotonic() + float(request["limits"]["wall_seconds"]), slot)
+            _send(ctl, {"started": pid})  # the worker's clock starts now, not while queued
             self.runs[pid] = run
             self.by_ctl[ctl.fileno()] = run
             self.poller.register(ctl.fileno(), select.POLLIN)
@@ -412,7 +413,8 @@ class Server:
             os.setsid()  # our own process group and session: one killpg stops them all
             # Descriptors: stdin /dev/null, stdout and stderr the output pipe, 3 the
             # record socket, and nothing else (not the server's sockets, not its locks).
-            os.dup2(self.devnull, 0)
+            devnull, out_fd, data_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (self.devnull, out_fd, data_fd))
+            os.dup2(devnull, 0)
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.dup2(data_fd, record_fd)
