@@ -12,11 +12,12 @@ that still passes comes back under the current version; one that fails is gone.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from hint_core.pool import PoolEntry, PoolIndex, PoolOffer, canonical_tokens, dedup_key, work_seconds
 from hint_core.problems import Problem
@@ -87,15 +88,72 @@ def _choose(index: PoolIndex, hint_type: str, student_program: str, k: int, skip
     return [e for e in ranked if e.key not in skip][:k]
 
 
+@dataclass(frozen=True)
+class _Cached:
+    index: PoolIndex
+    max_id: int
+    count: int
+    newest: object  # the latest created_at: rows deleted and re-made under reused ids still differ
+    reference_ids: frozenset[int]
+
+
+_INDEXES: dict[tuple[str, str], _Cached] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _unchanged(same: object, cached: _Cached) -> bool:
+    """Whether the rows the cached index was built from are all still there, unchanged."""
+    old = SolutionPoolEntry.select(fn.COUNT(SolutionPoolEntry.id), fn.MAX(SolutionPoolEntry.created_at)).where(
+        same & (SolutionPoolEntry.id <= cached.max_id)
+    ).scalar(as_tuple=True)
+    return tuple(old) == (cached.count, cached.newest)
+
+
+def current_index(problem: Problem) -> tuple[PoolIndex, frozenset[int]]:
+    """The index of the problem's current entries and the ids of its reference solutions.
+
+    Kept per process and brought up to date with the rows added since (entries of the
+    current tests version are only ever added), so a request does not reload thousands
+    of rows; a count that does not add up means rows went away, and it is rebuilt.
+    """
+    key = (problem.id, problem.tests_version)
+    same = (SolutionPoolEntry.problem_id == problem.id) & (SolutionPoolEntry.tests_version == problem.tests_version)
+    max_id, count, newest = SolutionPoolEntry.select(
+        fn.MAX(SolutionPoolEntry.id), fn.COUNT(SolutionPoolEntry.id), fn.MAX(SolutionPoolEntry.created_at)
+    ).where(same).scalar(as_tuple=True)
+    max_id, count = max_id or 0, count or 0
+    references = _reference_keys(problem.solutions)
+    with _INDEXES_LOCK:
+        cached = _INDEXES.get(key)
+    if cached is not None and (cached.max_id, cached.count, cached.newest) == (max_id, count, newest):
+        return cached.index, cached.reference_ids
+    if cached is not None and count > cached.count and max_id > cached.max_id and _unchanged(same, cached):
+        rows = list(SolutionPoolEntry.select().where(same & (SolutionPoolEntry.id > cached.max_id)))
+        if cached.count + len(rows) == count:
+            fresh = _Cached(
+                cached.index.extended(_entry(r) for r in rows), max_id, count, newest,
+                cached.reference_ids | {r.id for r in rows if r.normalized_hash in references},
+            )
+            with _INDEXES_LOCK:
+                _INDEXES[key] = fresh
+            return fresh.index, fresh.reference_ids
+    rows = list(SolutionPoolEntry.select().where(same))
+    fresh = _Cached(
+        PoolIndex(_entry(r) for r in rows), max((r.id for r in rows), default=0), len(rows), newest,
+        frozenset(r.id for r in rows if r.normalized_hash in references),
+    )
+    with _INDEXES_LOCK:
+        _INDEXES[key] = fresh
+    return fresh.index, fresh.reference_ids
+
+
 def pick_candidates(problem: Problem, hint_type: str, student_program: str, k: int) -> PoolPick:
     """Up to `k` current entries (nearest for plan/debug, fastest for optimize) that are
     not a reference solution (those are offered anyway), plus up to `k` stale entries
     chosen the same way, to be re-verified."""
-    references = _reference_keys(problem.solutions)
-    rows = _rows(problem, current=True)
-    index = PoolIndex(_entry(r) for r in rows)
+    index, reference_ids = current_index(problem)
     nearest = index.nearest(student_program, 1)
-    chosen = _choose(index, hint_type, student_program, k, frozenset(r.id for r in rows if r.normalized_hash in references))
+    chosen = _choose(index, hint_type, student_program, k, reference_ids)
     stale = _choose(PoolIndex(load_entries(problem, current=False)), hint_type, student_program, k, frozenset())
     offer = PoolOffer(
         programs=tuple(e.program for e in chosen + stale),

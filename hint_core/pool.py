@@ -20,6 +20,7 @@ import ast
 import bisect
 import hashlib
 import heapq
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -165,25 +166,30 @@ class _Codes:
 
     def __init__(self) -> None:
         self._codes: dict[str, str] = {}
+        self._lock = threading.Lock()  # worker threads share an index; a token gets one code
 
     def encode(self, tokens: Iterable[str]) -> str:
         out = []
         for token in tokens:
             code = self._codes.get(token)
             if code is None:
-                n = len(self._codes) + 0x100
-                if n >= 0xD800:  # skip the surrogate range
-                    n += 0x800
-                code = self._codes[token] = chr(n)
+                with self._lock:
+                    code = self._codes.get(token)
+                    if code is None:
+                        n = len(self._codes) + 0x100
+                        if n >= 0xD800:  # skip the surrogate range
+                            n += 0x800
+                        code = self._codes[token] = chr(n)
             out.append(code)
         return "".join(out)
 
 
 class PoolIndex:
-    """Nearest and fastest entries of one problem's pool, built once per list of entries."""
+    """Nearest and fastest entries of one problem's pool. Immutable: `extended` returns a
+    new index, so threads can go on reading the old one."""
 
-    def __init__(self, entries: Iterable[PoolEntry]):
-        self._codes = _Codes()
+    def __init__(self, entries: Iterable[PoolEntry], codes: _Codes | None = None):
+        self._codes = codes or _Codes()
         encoded = sorted(((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key))
         self._strings = [s for s, _ in encoded]
         self._entries = [e for _, e in encoded]
@@ -191,6 +197,18 @@ class PoolIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def extended(self, entries: Iterable[PoolEntry]) -> PoolIndex:
+        """This index plus `entries` (already encoded entries are not encoded again)."""
+        grown = PoolIndex((), self._codes)
+        pairs = list(zip(self._strings, self._entries, strict=True))
+        for entry in entries:
+            code = self._codes.encode(entry.tokens)
+            bisect.insort(pairs, (code, entry), key=lambda p: (len(p[0]), p[1].key))
+        grown._strings = [s for s, _ in pairs]
+        grown._entries = [e for _, e in pairs]
+        grown._lengths = [len(s) for s in grown._strings]
+        return grown
 
     def nearest(self, program: str, k: int = 1) -> list[PoolMatch]:
         """The `k` entries closest to `program` (ties: lower key first)."""

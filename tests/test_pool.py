@@ -134,3 +134,14 @@ def test_the_skip_threshold_may_be_zero_or_null(tmp_path):
     assert load_ai_config(path).pool == PoolConfig(candidates=5, skip_llm_when_distance_at_most=0)
     path.write_text("pool:\n  skip_llm_when_distance_at_most: null\n")
     assert load_ai_config(path).pool.skip_llm_when_distance_at_most is None
+
+
+def test_an_extended_index_answers_like_one_built_from_scratch():
+    programs = _random_programs(200, 9)
+    first, later = _entries(programs[:120]), _entries(programs)[120:]
+    grown = PoolIndex(first).extended(later)
+    fresh = PoolIndex(first + later)
+    for student in _random_programs(5, 99):
+        assert [(m.distance, m.entry.key) for m in grown.nearest(student, 3)] == \
+            [(m.distance, m.entry.key) for m in fresh.nearest(student, 3)]
+    assert len(grown) == 200 and [e.key for e in grown.fastest(3)] == [e.key for e in fresh.fastest(3)]

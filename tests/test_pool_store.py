@@ -146,3 +146,12 @@ def test_without_the_option_the_llm_is_always_asked(client, broker, worker, llm_
     join(broker)
     assert ProgramEnhancementPhase.get().engine == "openai"
     assert len(fake_llm.prompts("program")) == 1
+
+
+def test_entries_added_after_the_pool_was_read_are_offered_next_time():
+    assert pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3).offer.programs == ()
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    pick = pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3)
+    assert pick.offer.programs == (WHILE_FACTORIAL,) and pick.offer.nearest_distance == 1
+    SolutionPoolEntry.delete().execute()  # rows that go away are not offered from memory
+    assert pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3).offer.programs == ()
