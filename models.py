@@ -106,6 +106,9 @@ class ProgramEnhancementPhase(BaseModel):
     llm_calls = IntegerField(default=0)
     waiting_seconds = FloatField(default=0.0)
     error = TextField(null=True)
+    # The question asked (problem, hint type, normalized program): an identical one within
+    # the reuse window gets this phase's verified programs instead of a new LLM call.
+    input_key = CharField(max_length=64, null=True, index=True)
     created_at = DateTimeField(default=utcnow)
     completed_at = DateTimeField(null=True)
 

@@ -10,6 +10,7 @@ refers to an uncommitted row.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -18,11 +19,13 @@ import requests
 from peewee import IntegrityError, ModelUpdate
 
 from hint_actors import claims, pool_store
+from hint_actors.reuse_store import find_reusable
 from hint_actors.trace import callback_payload
-from hint_core.engines import Services, propose_programs, write_hint
+from hint_core.engines import Proposal, Services, cascades, escalate_programs, propose_programs, write_hint
 from hint_core.pool import work_seconds
 from hint_core.problems import Problem
 from hint_core.prompts import HintContext
+from hint_core.reuse import reuse_key
 from hint_core.sandbox import RunResult, run_program
 from hint_core.selection import Candidate, select_candidate, token_distance
 from models import (
@@ -55,7 +58,12 @@ class Next:
 @cache
 def get_services() -> Services:
     s = get_settings()
-    return Services.build(s.ai_config_path, s.problem_bank_dir, s.problems_url, s.openai_api_key, s.openai_base_url)
+    return Services.build(
+        s.ai_config_path, s.problem_bank_dir, s.problems_url, s.openai_api_key, s.openai_base_url,
+        # Azure OpenAI (docs/llm.md); read where the SDK itself would look for them.
+        azure_endpoint=os.environ.get("AZURE_OPENAI_ENDPOINT") or None,
+        api_version=os.environ.get("OPENAI_API_VERSION") or None,
+    )
 
 
 def _problem(request: Request) -> Problem:
@@ -93,46 +101,127 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
     request = Request.get_by_id(request_pk)
     if request.stage != "pending":
         return []
-    if request.enhancement_done_at is None:
+    attempt = next_enhancement_attempt(request_pk) if request.enhancement_done_at is None else None
+    if attempt is not None:
+        services = get_services()
         # A second delivery must not ask the LLM again while the first still waits for it.
-        if not claims.claim_llm_phase(request_pk, "query_for_enhanced_programs", get_services().ai.program_generation):
+        if not claims.claim_llm_phase(request_pk, "query_for_enhanced_programs", services.ai.program_generation, attempt):
             log.info("request %s: candidates are being asked for by another delivery", request.request_id)
             return []
-        services, problem = get_services(), _problem(request)
-        pick = pool_store.pick_candidates(problem, request.hint_type, request.student_program, services.ai.pool.candidates)
-        release_connection()  # not needed while the LLM answers
-        proposal = propose_programs(
-            services, problem, request.hint_type, request.student_program, request.request_id, pool=pick.offer
-        )
-        record = proposal.record
-        try:
-            with write_transaction():
-                phase = ProgramEnhancementPhase.create(request=request_pk, attempt=1, **record.__dict__, completed_at=utcnow())
-                now = utcnow()
-                for index, proposed in enumerate(proposal.programs):
-                    invalid = proposed.program is None
-                    EnhancedProgram.create(
-                        phase=phase, request=request_pk, index=index, source=proposed.source,
-                        program=proposed.program, invalid_reason=proposed.invalid_reason,
-                        evaluated_at=now if invalid else None, correct=False if invalid else None,
-                    )
-                _touch(request_pk, enhancement_done_at=now).execute()
-                # Stale entries now wait for their verdict as candidates; they come back
-                # into the pool only if they pass the current tests.
-                pool_store.drop(pick.stale_ids)
-        except IntegrityError:
-            # A duplicate delivery stored its phase first; keep that one.
-            log.info("request %s: enhancement phase already stored by another delivery", request.request_id)
-        else:
-            log.info(
-                "request %s: %d candidate(s) from %s (%d LLM call(s), %d+%d tokens)",
-                request.request_id, len(proposal.programs), record.engine, record.llm_calls,
-                record.prompt_tokens, record.completion_tokens,
-            )
+        proposal, stale_ids = _propose(request, services, attempt)
+        # A cascade's first LLM phase is final only once its programs are verified (settle_enhancement).
+        final = attempt > 1 or proposal.record.engine != "openai" or not cascades(services.ai)
+        _store_phase(request, attempt, proposal, final, stale_ids)
     pending = EnhancedProgram.select(EnhancedProgram.id).where(
         (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
     )
-    return [Next("run_enhanced_program", c.id) for c in pending] + check_barrier(request_pk)
+    return [Next("run_enhanced_program", c.id) for c in pending] + settle_enhancement(request_pk) + check_barrier(request_pk)
+
+
+def _propose(request: Request, services: Services, attempt: int) -> tuple[Proposal, list[int]]:
+    """The candidates of one attempt, and the stale pool entries they re-verify."""
+    problem = _problem(request)
+    if attempt > 1:
+        release_connection()  # not needed while the LLM answers
+        log.info("request %s: no program of the cheaper model passed; escalating to %s", request.request_id,
+                 services.ai.program_generation.model)
+        return escalate_programs(
+            services, problem, request.hint_type, request.student_program, request.request_id, attempt
+        ), []
+    generation = services.ai.program_generation
+    pick = pool_store.pick_candidates(problem, request.hint_type, request.student_program, services.ai.pool.candidates)
+    reused = find_reusable(
+        reuse_key(request.problem_id, request.hint_type, request.student_program),
+        generation.reuse_window_seconds, generation.n, request.id,
+    ) if services.llm else None
+    release_connection()  # not needed while the LLM answers
+    proposal = propose_programs(
+        services, problem, request.hint_type, request.student_program, request.request_id, pool=pick.offer, reused=reused
+    )
+    return proposal, list(pick.stale_ids)
+
+
+def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool, stale_ids: list[int]) -> None:
+    record = proposal.record
+    key = reuse_key(request.problem_id, request.hint_type, request.student_program)
+    try:
+        with write_transaction():
+            phase = ProgramEnhancementPhase.create(
+                request=request.id, attempt=attempt, input_key=key, **record.__dict__, completed_at=utcnow()
+            )
+            now = utcnow()
+            for index, proposed in enumerate(proposal.programs):
+                invalid = proposed.program is None
+                EnhancedProgram.create(
+                    phase=phase, request=request.id, index=index, source=proposed.source,
+                    program=proposed.program, invalid_reason=proposed.invalid_reason,
+                    evaluated_at=now if invalid else None, correct=False if invalid else None,
+                )
+            _touch(request.id, **({"enhancement_done_at": now} if final else {})).execute()
+            # Stale entries now wait for their verdict as candidates; they come back
+            # into the pool only if they pass the current tests.
+            pool_store.drop(stale_ids)
+    except IntegrityError:
+        # A duplicate delivery stored its phase first; keep that one.
+        log.info("request %s: enhancement phase %d already stored by another delivery", request.request_id, attempt)
+    else:
+        log.info(
+            "request %s: %d candidate(s) from %s %s, attempt %d (%d LLM call(s), %d+%d tokens)",
+            request.request_id, len(proposal.programs), record.engine, record.model or "", attempt,
+            record.llm_calls, record.prompt_tokens, record.completion_tokens,
+        )
+
+
+# --- the model cascade --------------------------------------------------------------------
+
+
+def _last_phase(request_pk: int) -> ProgramEnhancementPhase | None:
+    return (
+        ProgramEnhancementPhase.select()
+        .where(ProgramEnhancementPhase.request == request_pk)
+        .order_by(ProgramEnhancementPhase.attempt.desc())
+        .first()
+    )
+
+
+def _all_evaluated(request_pk: int) -> bool:
+    return not EnhancedProgram.select().where(
+        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
+    ).exists()
+
+
+def _escalation_due(phase: ProgramEnhancementPhase) -> bool:
+    """A cascade's first LLM phase whose programs are all verified, none of them passing."""
+    if phase.attempt != 1 or phase.engine != "openai" or not cascades(get_services().ai):
+        return False
+    if not _all_evaluated(phase.request_id):
+        return False
+    passed = EnhancedProgram.select().where(
+        (EnhancedProgram.phase == phase.id) & (EnhancedProgram.source == "llm") & (EnhancedProgram.correct == True)  # noqa: E712
+    )
+    return not passed.exists()
+
+
+def next_enhancement_attempt(request_pk: int) -> int | None:
+    """The enhancement phase to ask for now: 1 at first, 2 when the cascade escalates, else None."""
+    last = _last_phase(request_pk)
+    if last is None:
+        return 1
+    return last.attempt + 1 if _escalation_due(last) else None
+
+
+def settle_enhancement(request_pk: int) -> list[Next]:
+    """Once a cascade's first phase is verified: done if the cheaper model's programs did, else escalate."""
+    request = Request.get_by_id(request_pk)
+    if request.enhancement_done_at is not None or request.stage != "pending":
+        return []
+    last = _last_phase(request_pk)
+    if last is None or not _all_evaluated(request_pk):
+        return []
+    if _escalation_due(last):
+        return [Next("query_for_enhanced_programs", request_pk)]
+    _touch(request_pk, enhancement_done_at=utcnow()).where(Request.enhancement_done_at.is_null()).execute()
+    return []
 
 
 # --- step 3: each candidate -------------------------------------------------------------
@@ -151,7 +240,7 @@ def run_enhanced_program(candidate_pk: int) -> list[Next]:
             "request %s: candidate %d (%s) %s in %.3fs",
             request.request_id, candidate.index, candidate.source, result.status, result.run_time,
         )
-    return check_barrier(request.id)
+    return settle_enhancement(request.id) + check_barrier(request.id)
 
 
 def record_candidate_result(candidate: EnhancedProgram, result: RunResult) -> None:
@@ -171,7 +260,7 @@ def give_up_candidate(candidate_pk: int, cause: str) -> list[Next]:
     EnhancedProgram.update(evaluated_at=utcnow(), correct=False, invalid_reason=f"could not be run: {cause}").where(
         (EnhancedProgram.id == candidate_pk) & EnhancedProgram.evaluated_at.is_null()
     ).execute()
-    return check_barrier(candidate.request_id)
+    return settle_enhancement(candidate.request_id) + check_barrier(candidate.request_id)
 
 
 # --- step 4: the reflection -------------------------------------------------------------
@@ -247,7 +336,8 @@ def generate_hint(request_pk: int) -> list[Next]:
             attempt = HintGenerationPhase.select().where(HintGenerationPhase.request == request_pk).count() + 1
             HintGenerationPhase.create(
                 request=request_pk, attempt=attempt, selected_program=selected.key if selected else None,
-                explanation=draft.explanation, hint=draft.hint, completed_at=utcnow(), **draft.record.__dict__,
+                explanation=draft.explanation, hint=draft.hint, notes=draft.notes, completed_at=utcnow(),
+                **draft.record.__dict__,
             )
             Hint.create(
                 request=request_pk, hint=draft.hint, explanation=draft.explanation,

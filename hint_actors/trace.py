@@ -28,6 +28,22 @@ def hint_status(request: Request) -> dict[str, Any]:
     }
 
 
+_COSTS = ("prompt_tokens", "completion_tokens", "llm_calls", "waiting_seconds")
+
+
+def llm_usage(program_phases: list[dict[str, Any]], hint_phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the request's LLM calls cost, per phase and in total (failed attempts included)."""
+    rows = [("program_generation", p) for p in program_phases] + [("hint_generation", p) for p in hint_phases]
+    phases = [
+        {"phase": name, "attempt": row["attempt"], "engine": row["engine"], "model": row["model"],
+         **{key: row[key] for key in _COSTS}}
+        for name, row in rows
+    ]
+    total = {key: sum(p[key] for p in phases) for key in _COSTS}
+    total["waiting_seconds"] = round(total["waiting_seconds"], 3)
+    return {"phases": phases, "total": total}
+
+
 def artifacts(request: Request) -> dict[str, Any]:
     """Every stored artifact of the request, in pipeline order."""
     phases = ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request == request.id).order_by(
@@ -40,15 +56,17 @@ def artifacts(request: Request) -> dict[str, Any]:
         HintGenerationPhase.attempt
     )
     hint_phase_rows = [_row(p) for p in hint_phases]
+    phase_rows = [_row(p) for p in phases]
     return {
         "request": _row(request, exclude=("payload_hash",)),
         "reflection": _row(Reflection.get_or_none(Reflection.request == request.id), exclude=("payload_hash",)),
-        "program_enhancement_phase": _row(phases[-1]) if phases else None,
-        "program_enhancement_phases": [_row(p) for p in phases],
+        "program_enhancement_phase": phase_rows[-1] if phase_rows else None,
+        "program_enhancement_phases": phase_rows,
         "enhanced_programs": [_row(p) for p in programs],
         "hint_generation_phase": hint_phase_rows[-1] if hint_phase_rows else None,
         "hint_generation_phases": hint_phase_rows,
         "hint": _row(Hint.get_or_none(Hint.request == request.id)),
+        "llm_usage": llm_usage(phase_rows, hint_phase_rows),
     }
 
 

@@ -1,0 +1,45 @@
+"""Finding verified LLM programs of an identical earlier request (see hint_core/reuse.py).
+
+Only phases that really called the LLM count, so the window runs from the paid-for call
+and a chain of reuses cannot keep an answer alive forever. Only programs that passed
+the tests are reused; they are verified again like any candidate, since the tests may
+have changed since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hint_core.engines import Reused
+from models import EnhancedProgram, ProgramEnhancementPhase, utcnow
+
+
+def find_reusable(key: str, window_seconds: float, limit: int, exclude_request: int) -> Reused | None:
+    """Up to `limit` distinct verified programs for `key` from the last `window_seconds`."""
+    if window_seconds <= 0:
+        return None
+    since = utcnow() - dt.timedelta(seconds=window_seconds)
+    rows = (
+        EnhancedProgram.select(EnhancedProgram.program, EnhancedProgram.phase)
+        .join(ProgramEnhancementPhase)
+        .where(
+            (ProgramEnhancementPhase.input_key == key)
+            & (ProgramEnhancementPhase.engine == "openai")
+            & (ProgramEnhancementPhase.created_at >= since)
+            & (ProgramEnhancementPhase.request != exclude_request)
+            & (EnhancedProgram.source == "llm")
+            & (EnhancedProgram.correct == True)  # noqa: E712 - peewee expression
+        )
+        .order_by(ProgramEnhancementPhase.created_at.desc(), EnhancedProgram.index)
+    )
+    programs: list[str] = []
+    phases: list[int] = []
+    for row in rows:
+        if row.program in programs:
+            continue
+        programs.append(row.program)
+        if row.phase_id not in phases:
+            phases.append(row.phase_id)
+        if len(programs) >= limit:
+            break
+    return Reused(tuple(programs), tuple(phases)) if programs else None
