@@ -1,8 +1,8 @@
 """The harness inside the sandboxed child: load the program, answer one record per input.
 
 By the time ``run`` is called the process is already confined (see ``server.py``). It
-receives only the program and the test *inputs*; expected values never come here, so
-nothing in this process can claim a pass. It writes one JSON line per test to the record
+loads the program, and only then reads the test *inputs* from the record socket; expected
+values never come here, so nothing in this process can claim a pass. It writes one JSON line per test to the record
 descriptor:
 
     {"i": 3, "value": <wire value>}          what the function returned / what was printed
@@ -73,8 +73,9 @@ def _fresh_module(name):
     return module
 
 
-def run(payload, record_fd):
-    """Answer every input of the payload; return when done (the caller exits)."""
+def run(payload, record_fd, read_inputs):
+    """Load the program, then take the test inputs (`read_inputs()`) and answer each;
+    return when done (the caller exits)."""
 
     def emit(record):
         _write_all(record_fd, wire.dumps_record(record))
@@ -91,9 +92,9 @@ def run(payload, record_fd):
         emit({"compile_error": _describe(exc)})
         return
     if payload["kind"] == "function":
-        _run_function_tests(code, payload, emit)
+        _run_function_tests(code, payload, emit, read_inputs)
     else:
-        _run_stdio_tests(code, payload, emit)
+        _run_stdio_tests(code, payload, emit, read_inputs())
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -101,7 +102,7 @@ def run(payload, record_fd):
             pass
 
 
-def _run_function_tests(code, payload, emit):
+def _run_function_tests(code, payload, emit, read_inputs):
     module = _fresh_module("student")
     try:
         exec(code, module.__dict__)
@@ -109,7 +110,7 @@ def _run_function_tests(code, payload, emit):
         emit({"load_error": _describe(exc)})
         return
     name = payload["function"]
-    for i, test in enumerate(payload["inputs"]):
+    for i, test in enumerate(read_inputs()):
         func = module.__dict__.get(name)
         if not callable(func):
             emit({"i": i, "error": {"type": "NameError", "message": f"function '{name}' is not defined",
@@ -129,10 +130,10 @@ def _run_function_tests(code, payload, emit):
             emit({"i": i, "unsupported": str(exc)})
 
 
-def _run_stdio_tests(code, payload, emit):
+def _run_stdio_tests(code, payload, emit, inputs):
     limit = payload["output_bytes"]
     saved_in, saved_out = os.dup(0), os.dup(1)
-    for i, test in enumerate(payload["inputs"]):
+    for i, test in enumerate(inputs):
         # Real descriptors, not StringIO: programs read open(0), sys.stdin.buffer or
         # os.read(0) and write sys.stdout.buffer or os.write(1) too.
         stdin_fd = os.memfd_create("stdin")

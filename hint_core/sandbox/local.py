@@ -341,7 +341,7 @@ class ForkServerExecutor:
         # The child reads the whole payload before it does anything else.
         data.settimeout(limits.wall_seconds + GRACE_SECONDS)
         try:
-            data.sendall(struct.pack("<Q", len(payload)) + payload)
+            data.sendall(payload)
         except OSError:
             pass  # the child is gone already; its exit status tells why
         data.setblocking(False)
@@ -423,8 +423,14 @@ def _remove(workdir: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _frame(data: dict[str, Any]) -> bytes:
+    body = json.dumps(data).encode()
+    return struct.pack("<Q", len(body)) + body
+
+
 def _payload(problem: Problem, program: str) -> bytes:
-    """What the child gets: the program, the test *inputs*, the assets. Never expected values."""
+    """What the child gets, in two frames: the program with its assets (read before it is
+    loaded), then the test *inputs* (read after). Never an expected value."""
     try:
         if problem.kind == "function":
             inputs = [{"args": wire.encode(list(t.args)), "kwargs": wire.encode(dict(t.kwargs))}
@@ -433,11 +439,11 @@ def _payload(problem: Problem, program: str) -> bytes:
             inputs = [{"stdin": t.stdin} for t in problem.tests]
     except wire.BadValue as exc:
         raise ValueError(f"{problem.id}: a test input cannot be sent to the sandbox: {exc}") from exc
-    return json.dumps({
-        "program": program, "kind": problem.kind, "function": problem.function, "inputs": inputs,
+    return _frame({
+        "program": program, "kind": problem.kind, "function": problem.function,
         "assets": {rel: base64.b64encode(content).decode() for rel, content in problem.assets.items()},
         "recursion_limit": problem.limits.recursion_limit, "output_bytes": problem.limits.output_bytes,
-    }).encode()
+    }) + _frame({"inputs": inputs})
 
 
 # -- judging ---------------------------------------------------------------------------------

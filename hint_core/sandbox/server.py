@@ -419,7 +419,7 @@ class Server:
             os.dup2(out_fd, 2)
             os.dup2(data_fd, record_fd)
             os.closerange(record_fd + 1, 1 << 20)
-            payload = _read_payload(record_fd)
+            payload = _read_frame(record_fd)  # the program and its assets; the inputs come later
             limits = request["limits"]
             uid = self.uid_base + slot if "uid" in self.layers else None
             flags = 0
@@ -471,7 +471,7 @@ class Server:
                 program = self.seccomp_cache.get(os.getpid()) or confine.seccomp_program(os.getpid())
                 confine.apply_seccomp(program)
             student_started = True
-            child.run(payload, record_fd)
+            child.run(payload, record_fd, lambda: _read_frame(record_fd)["inputs"])
             status = 0
         except BaseException as exc:  # noqa: BLE001
             if not student_started:
@@ -504,7 +504,7 @@ def _read_exact(fd, n):
     return b"".join(chunks)
 
 
-def _read_payload(fd):
+def _read_frame(fd):
     (size,) = struct.unpack("<Q", _read_exact(fd, 8))
     if size > MAX_PAYLOAD:
         raise ValueError("payload too large")
