@@ -30,6 +30,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import sysconfig
@@ -185,8 +186,14 @@ class Server:
         """Several worker processes each have a server: each takes its own block of
         uids, held by an flock for the server's lifetime (released when it dies)."""
         os.makedirs(lock_dir, mode=0o700, exist_ok=True)
+        st = os.lstat(lock_dir)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            # In a shared /tmp someone else could have made it, with symlinks inside.
+            log(f"{lock_dir} is not a private directory of ours; running without a per-run uid")
+            return None
         for block in range(blocks):
-            fd = os.open(os.path.join(lock_dir, f"block-{block}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(os.path.join(lock_dir, f"block-{block}.lock"),
+                         os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
