@@ -218,7 +218,7 @@ def _departure_sentence(region: Region) -> str:
         return f"Look at what line {line} returns. Is it exactly what the problem asks for?"
     if d.construct == "starting value":
         name = _target_name(d.student)
-        return f"Check the starting value{f' of `{name}`' if name else ''} on line {line}. What should it be before anything is added?"
+        return f"Check the starting value{f' of `{name}`' if name else ''} on line {line}. What should it be, given what the loop then does with it?"
     if d.aspect == "value":
         return f"Check the value used on line {line}. Is it the right one for this step?"
     return f"Look closely at {what} on line {line}. What does it do for this input, and what should it do?"

@@ -42,7 +42,7 @@ def _owner(problem: Problem, tree: ast.Module) -> ast.AST:
     return tree
 
 
-def _noun(iterable: ast.AST, params: frozenset[str]) -> str:
+def _noun(iterable: ast.AST, params: dict[str, str]) -> str:
     """What one pass of a loop over `iterable` looks at, in words."""
     text = ast.unparse(iterable)
     if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range":
@@ -60,7 +60,7 @@ def _noun(iterable: ast.AST, params: frozenset[str]) -> str:
             return "each key and value"
     if isinstance(iterable, ast.Name):
         # Parameter names are the problem's interface; local names are the author's own.
-        return f"each item of `{iterable.id}`" if iterable.id in params else "each item"
+        return f"each {params[iterable.id]} of `{iterable.id}`" if iterable.id in params else "each item"
     return "each item"
 
 
@@ -122,7 +122,7 @@ def _evaluation_order(node: ast.AST) -> list[ast.AST]:
     return out + [node]
 
 
-def _expression_steps(node: ast.AST, params: frozenset[str], line: int) -> list[Step]:
+def _expression_steps(node: ast.AST, params: dict[str, str], line: int) -> list[Step]:
     """Steps inside one expression: a comprehension is a loop, a filter and an aggregate;
     known calls and slices are transformations; reading stdin or a file is reading."""
     loops, filters, transforms, aggregates = [], [], [], []
@@ -165,7 +165,7 @@ def _special_case(test: ast.AST) -> str:
     return "handle the special case first"
 
 
-def _statement_steps(statement: ast.stmt, owner: ast.AST, params: frozenset[str], recursive: bool, in_loop: bool,
+def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str], recursive: bool, in_loop: bool,
                      early: bool) -> list[Step]:
     """Steps of one statement; `early`: a statement of the function's own body (an if
     there that returns, without an else, handles a special or base case)."""
@@ -229,6 +229,16 @@ def _branches(statement: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
     return chain, chain[-1].orelse
 
 
+def _parameter_nouns(problem: Problem, function: ast.FunctionDef) -> dict[str, str]:
+    """What one element of each parameter is, from the values the tests pass: a string
+    is gone through character by character, anything else item by item."""
+    nouns = {}
+    for index, arg in enumerate(function.args.args):
+        values = [t.args[index] for t in problem.tests if index < len(t.args)]
+        nouns[arg.arg] = "character" if values and all(isinstance(v, str) for v in values) else "item"
+    return nouns
+
+
 def plan_steps(problem: Problem, program: str) -> list[Step]:
     """The steps of a program in the order they happen (empty if it does not parse)."""
     parsed = parse(program)
@@ -236,7 +246,7 @@ def plan_steps(problem: Problem, program: str) -> list[Step]:
         return []
     owner = _owner(problem, parsed.tree)
     recursive = isinstance(owner, ast.FunctionDef) and checks.calls_itself(owner)
-    params = frozenset(a.arg for a in owner.args.args) if isinstance(owner, ast.FunctionDef) else frozenset()
+    params = _parameter_nouns(problem, owner) if isinstance(owner, ast.FunctionDef) else {}
     steps: list[Step] = []
     body = [s for s in owner.body if not (owner is parsed.tree and isinstance(s, ast.Import | ast.ImportFrom
                                                                               | ast.FunctionDef))]
