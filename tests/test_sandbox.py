@@ -431,3 +431,60 @@ def test_more_runs_than_slots_wait_for_a_slot_not_for_a_timeout() -> None:
     for t in threads:
         t.join()
     assert [r.status for r in results] == ["passed"] * 70
+
+
+def test_stdin_is_empty_for_function_problems() -> None:
+    result = run_program(fn_problem(((0,), "x")), "def f(x):\n    return input()\n")
+    assert result.tests[0].error == "EOFError: EOF when reading a line (line 2)"
+
+
+# --- the worker's side of the channel, fed hostile bytes directly --------------------------------
+
+
+def test_wire_round_trips_and_rejects_what_it_cannot_carry() -> None:
+    from hint_core.sandbox import wire
+    value = [None, True, 1, 2.5, "s", (1, (2,)), {1, 2}, frozenset({"a"}), {1: [2], "k": {(1, 2): None}}]
+    assert wire.decode(wire.encode(value)) == value
+    for bad in (object(), b"bytes", type("Sub", (int,), {})(1), _nested(70), "x" * 1_000_001,
+                list(range(100_001)), 10 ** 5000):
+        with pytest.raises(wire.BadValue):
+            wire.encode(bad)
+    for bad in ({"t": 1}, {"x": []}, {"d": [[1]]}, {"s": [[1]]}, {"d": [[[1], 2]]}, {"t": [], "s": []},
+                _nested(70), ["x" * 600_000, "y" * 600_000]):
+        with pytest.raises(wire.BadValue):
+            wire.decode(bad)
+    with pytest.raises(wire.BadValue):
+        wire.loads_record(b"[" * 100_000)
+    with pytest.raises(wire.BadValue):
+        wire.loads_record(b"\xff\xfe")
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_records_are_accepted_only_when_well_formed() -> None:
+    from hint_core.sandbox.local import _MALFORMED, _parse_records
+    raw = b"\n".join([
+        b'{"i": 0, "value": 1}',
+        b'{"i": 1, "value": 2}', b'{"i": 1, "value": 2}',  # duplicate
+        b'{"i": 2, "value": {"s": [[1]]}}',  # undecodable value
+        b'{"i": true, "value": 1}', b'{"i": 9, "value": 1}', b'{"i": 3, "value": 1, "passed": true}',
+        b'{"i": 3, "error": {"type": "E", "message": "m"}}',  # error without a line
+        b'{"setup_error": "late: a claim of the program, ignored"}',
+        b'{"i": 4, "limit": "output"}', b'{"i": 5, "unsupported": "a value of type X"}',
+        b'{"correct": true}', b'not json', b'{"i": 6, "value": 7}',  # the last one is cut off (no newline)
+    ])
+    per_test, program_error, setup_error = _parse_records(raw, 7)
+    assert setup_error is None and program_error is None
+    assert per_test[0] == [{"value": 1}]
+    assert len(per_test[1]) == 2
+    assert per_test[2] == [_MALFORMED]
+    assert per_test[3] == [_MALFORMED]  # a bad error record still counts against its test
+    assert 6 not in per_test
+    assert per_test[4] == [{"limit": "output"}] and per_test[5] == [{"unsupported": "a value of type X"}]
+    _, _, setup = _parse_records(b'{"setup_error": "mount failed"}\n', 1)
+    assert setup == "mount failed"
