@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     stop_at = started + args.timeout
     faults = [f for f, on in (("worker", True), ("broker", args.broker), ("database", args.database)) if on]
-    with tempfile.TemporaryDirectory(prefix="hint-chaos-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hint-chaos-") as scratch:
+        tmp = args.log_dir or scratch  # the processes' logs, kept when --log-dir is given
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         config = fast_ai_config(Path(tmp) / "ai_config.yaml", timeout_seconds=10, deadline_seconds=15,
                                 program_generation__n=2)
         with production_stack(
@@ -170,7 +172,7 @@ def run(args: argparse.Namespace) -> dict:
         "failure_messages": sorted({h[2] for hs in by_id.values() for h in hs if h[0] is False}),
         "lost": len(first_sent) - len(finished_ok) - len(failed),
         "duplicated_hints": len(hint_rows),
-        "duplicated_callbacks": sum(1 for n in callbacks.values() if n > 1),
+        "duplicated_callbacks": sorted(rid for rid, n in callbacks.items() if n > 1),
         "missing_callbacks": len(set(first_sent) - set(callbacks)),
         "latency_p50_s": round(percentile(latencies, 50), 2),
         "latency_p99_s": round(percentile(latencies, 99), 2),
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="hard limit for the whole run (default 600 s)")
     parser.add_argument("--no-broker", dest="broker", action="store_false", help="do not stop RabbitMQ")
     parser.add_argument("--no-database", dest="database", action="store_false", help="do not stop PostgreSQL")
+    parser.add_argument("--log-dir", help="keep the stack's process logs here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     result = run(args)
