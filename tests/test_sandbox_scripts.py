@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts import check_problems, check_program
+
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "hint_core" / "problem_bank"
 
@@ -47,22 +49,25 @@ def test_check_program_exit_status_is_zero_for_a_wrong_program(tmp_path) -> None
 
 
 @pytest.mark.parametrize("args", [("nope", "{file}"), ("factorial", "/no/such/file.py"), ("factorial",), ()])
-def test_check_program_usage_errors(tmp_path, args: tuple[str, ...]) -> None:
+def test_check_program_usage_errors(tmp_path, capsys, args: tuple[str, ...]) -> None:
     program = tmp_path / "p.py"
     program.write_text("pass\n")
-    done = script("scripts.check_program", *(a.format(file=program) for a in args))
-    assert done.returncode == 2
-    assert done.stdout == ""
+    try:
+        code = check_program.main([a.format(file=program) for a in args])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    assert code == 2
+    assert capsys.readouterr().out == ""
 
 
-def test_check_program_uses_the_bank_of_the_environment(tmp_path) -> None:
+def test_check_program_uses_the_bank_of_the_environment(tmp_path, capsys, monkeypatch) -> None:
     bank = tmp_path / "bank"
     shutil.copytree(BANK / "factorial", bank / "renamed")
     program = tmp_path / "p.py"
     program.write_text("def factorial(n):\n    return 1\n")
-    done = script("scripts.check_program", "renamed", str(program), env={"PROBLEM_BANK_DIR": str(bank)})
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["status"] == "wrong_answer"
+    monkeypatch.setenv("PROBLEM_BANK_DIR", str(bank))
+    assert check_program.main(["renamed", str(program)]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "wrong_answer"
 
 
 # --- check_problems --------------------------------------------------------------------------
@@ -95,7 +100,7 @@ GOOD = """
 """
 
 
-def test_check_problems_names_the_problem_and_the_field(tmp_path) -> None:
+def test_check_problems_names_the_problem_and_the_field(tmp_path, capsys) -> None:
     bank = tmp_path / "bank"
     write_problem(bank, "good", GOOD, {"ok.py": "def double(x):\n    return 2 * x\n"})
     write_problem(bank, "bad_solution", GOOD, {"ok.py": "def double(x):\n    return 2 * x\n",
@@ -108,9 +113,8 @@ def test_check_problems_names_the_problem_and_the_field(tmp_path) -> None:
                   {"ok.py": "def double(x):\n    return 2 * x\n"})
     write_problem(bank, "no_tests", GOOD.replace("      - {args: [2], expected: 4}\n", "").replace("tests:", "tests: []"),
                   {"ok.py": "pass\n"})
-    done = script("scripts.check_problems", "--bank", str(bank))
-    assert done.returncode == 1
-    out = done.stdout
+    assert check_problems.main(["--bank", str(bank)]) == 1
+    out = capsys.readouterr().out
     assert "ok   good" in out
     assert "bad_solution: solutions/wrong.py fails: double(2) returned 2, expected 4" in out
     assert "template_passes: template passes every test" in out
@@ -122,8 +126,8 @@ def test_check_problems_names_the_problem_and_the_field(tmp_path) -> None:
 
 
 def test_check_problems_usage_errors(tmp_path) -> None:
-    assert script("scripts.check_problems", "--bank", str(tmp_path / "missing")).returncode == 2
-    assert script("scripts.check_problems", "no_such_problem").returncode == 2
+    assert check_problems.main(["--bank", str(tmp_path / "missing")]) == 2
+    assert check_problems.main(["no_such_problem"]) == 2
 
 
 # --- bench_sandbox ----------------------------------------------------------------------------
