@@ -488,3 +488,11 @@ def test_records_are_accepted_only_when_well_formed() -> None:
     assert per_test[4] == [{"limit": "output"}] and per_test[5] == [{"unsupported": "a value of type X"}]
     _, _, setup = _parse_records(b'{"setup_error": "mount failed"}\n', 1)
     assert setup == "mount failed"
+
+
+def test_a_payload_larger_than_the_socket_buffer() -> None:
+    data = bytes(range(256)) * 3600  # 900 KiB of assets: more than fits before the child starts
+    problem = fn_problem((("assets/big.bin",), [len(data), 255]), assets={"assets/big.bin": data})
+    program = "def f(path):\n    content = open(path, 'rb').read()\n    return [len(content), content[-1]]\n"
+    result = run_program(problem, program)
+    assert result.correct, result.first_failure_text()

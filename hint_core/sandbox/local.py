@@ -326,6 +326,14 @@ class ForkServerExecutor:
                  problem: Problem) -> _Collected:
         limits = problem.limits
         got = _Collected()
+        # What fits in the socket's buffer goes now, so the child finds it when it starts.
+        data.setblocking(False)
+        try:
+            sent = data.send(payload)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = len(payload)  # the child is gone already; its exit status tells why
         # The server may queue the run while all its slots are busy: wait for it to start.
         ctl.settimeout(QUEUE_SECONDS)
         try:
@@ -338,13 +346,13 @@ class ForkServerExecutor:
             raise _ServerGone("the sandbox server closed the run's channel")
         ctl.setblocking(False)
         deadline = time.monotonic() + limits.wall_seconds + GRACE_SECONDS
-        # The child reads the whole payload before it does anything else.
-        data.settimeout(limits.wall_seconds + GRACE_SECONDS)
-        try:
-            data.sendall(payload)
-        except OSError:
-            pass  # the child is gone already; its exit status tells why
-        data.setblocking(False)
+        if sent < len(payload):  # the child reads the program before it does anything else
+            data.settimeout(limits.wall_seconds + GRACE_SECONDS)
+            try:
+                data.sendall(payload[sent:])
+            except OSError:
+                pass  # the child is gone already; its exit status tells why
+            data.setblocking(False)
         max_records = min(64 << 20, (8 << 20) + (2 << 20) * len(problem.tests))
         records, output = bytearray(), bytearray()
         open_fds = {data.fileno(), out_r}
