@@ -377,6 +377,9 @@ def plan_hint(
 # --- optimize ----------------------------------------------------------------------------
 
 
+NOTICEABLE_SECONDS = 0.01  # smaller differences in run time are not worth a hint
+
+
 def _ms(seconds: float) -> str:
     ms = seconds * 1000
     return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
@@ -410,9 +413,11 @@ def optimize_hint(
     mine = work_seconds(run) if run else None
     costs = costly_constructs(problem, student_program)
     timing = ""
-    slower = mine is not None and reference_run_time and mine > reference_run_time
+    # A few milliseconds either way is the noise of a busy machine, not the program.
+    slower = bool(mine and reference_run_time and mine >= 1.5 * reference_run_time
+                  and mine - reference_run_time >= NOTICEABLE_SECONDS)
     if mine and reference_run_time:
-        if slower and mine / reference_run_time >= 1.5:
+        if slower:
             timing = (f"On the tests your program takes {_ms(mine)}; the fastest known correct program takes "
                       f"{_ms(reference_run_time)}, {mine / reference_run_time:.0f}x less. ")
         elif costs:
@@ -423,7 +428,7 @@ def optimize_hint(
                       f"program ({_ms(reference_run_time)}). ")
     if costs:
         hint = f"Your program is correct. {timing}{_cost_sentence(costs[0])}"
-    elif slower and mine / reference_run_time >= 1.5:
+    elif slower:
         hint = f"Your program is correct. {timing}Which part of it does more work than the problem needs?"
     else:
         hint = f"Your program is correct. {timing}Is there a part you could make shorter or clearer?"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hint_core.pool import bound_names, drop_docstrings
+from hint_core.program_checks import calls_itself
 
 Kind = Literal["changed", "missing", "extra", "order", "moved"]
 
@@ -63,12 +64,6 @@ class Parsed:
     tree: ast.Module
     bound: set[str]
     functions: dict[str, ast.FunctionDef]
-
-    def calls_itself(self, function: ast.FunctionDef) -> bool:
-        return any(
-            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == function.name
-            for n in ast.walk(function)
-        )
 
 
 class _AugmentedAssignments(ast.NodeTransformer):
@@ -509,7 +504,7 @@ class _Walker:
                     self._changed(s, r, (s, r), ctx)
             inner = ctx
             if isinstance(s, ast.FunctionDef):
-                inner = _Context(s, self.c.s.calls_itself(s))
+                inner = _Context(s, calls_itself(s))
             self.block(s.body, r.body, inner, s.lineno)
             if hasattr(s, "orelse"):
                 self.block(s.orelse, r.orelse, ctx, getattr(s, "end_lineno", s.lineno))

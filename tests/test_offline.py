@@ -183,8 +183,8 @@ def test_optimize_names_counting_again_inside_a_loop(reference_runs):
 
 def test_optimize_finds_nothing_to_blame_in_a_linear_program(reference_runs):
     _, made = optimize("sum_of_evens", solution("sum_of_evens", "loop.py"), reference_runs)
-    assert "line" not in made.hint
-    assert "shorter or clearer" in made.hint
+    assert made.hint.startswith("Your program is correct.")
+    assert "line" not in made.hint  # no construct to blame
 
 
 def test_optimize_asks_for_correctness_first(reference_runs):
