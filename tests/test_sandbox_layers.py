@@ -335,7 +335,7 @@ WORKER = textwrap.dedent("""
     problem = fn_problem(((0,), 1), wall_seconds=60.0, cpu_seconds=60.0)
     threading.Thread(target=ex.run, args=(problem, "import time\\ndef f(x):\\n    time.sleep(60)\\n")).start()
     time.sleep(0.5)
-    print(ex.info()["pid"], ex.info()["uid_base"], flush=True)
+    print(ex.info()["pid"], ex._get_server().base_dir, flush=True)
     time.sleep(60)
 """)
 
@@ -344,8 +344,9 @@ def test_the_server_and_its_runs_die_with_the_worker() -> None:
     worker = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        server_pid, uid_base = worker.stdout.readline().split()
+        server_pid, base_dir = worker.stdout.readline().split()
         server_pid = int(server_pid)
+        assert Path(base_dir, "server.lock").exists()
         assert alive(server_pid)
         runs = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == server_pid]
         assert runs, "the sleeping run should be under way"
@@ -354,6 +355,21 @@ def test_the_server_and_its_runs_die_with_the_worker() -> None:
         worker.wait()
     assert wait_until(lambda: not alive(server_pid), 5), "the server outlived its worker"
     assert wait_until(lambda: not any(alive(p) for p in runs), 5), "a run outlived its server"
+    # Killed, the server could not clean up; the next server to start removes its directory.
+    ex = ForkServerExecutor()
+    try:
+        ex.info()
+        assert not Path(base_dir).exists()
+    finally:
+        ex.close()
+
+
+def test_a_worker_that_exits_without_closing_leaves_nothing() -> None:
+    code = "from hint_core.sandbox import get_executor\nprint(get_executor()._get_server().base_dir)\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    base_dir = done.stdout.strip()
+    assert base_dir and not Path(base_dir).exists()
 
 
 def _ppid(pid: int) -> int:

@@ -13,8 +13,10 @@ left this process.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import concurrent.futures
+import fcntl
 import json
 import logging
 import os
@@ -206,6 +208,7 @@ class ForkServerExecutor:
             return self._server
 
     def _start(self) -> _Server:
+        _sweep_dead_servers(self.config.tmp_dir or tempfile.gettempdir())
         base_dir = tempfile.mkdtemp(prefix="hint-sandbox-", dir=self.config.tmp_dir)
         os.chmod(base_dir, 0o711)  # per-run uids must traverse it to reach their own dir
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -413,6 +416,50 @@ class ForkServerExecutor:
                     open_fds.discard(fd)
         got.records, got.output = bytes(records), bytes(output)
         return got
+
+
+STALE_UNLOCKED_SECONDS = 600  # a directory without a lock file: a server still starting, or an old one
+
+
+def _sweep_dead_servers(tmp_dir: str) -> None:
+    """Remove the directories of servers that died without cleaning up (SIGKILL)."""
+    try:
+        entries = os.scandir(tmp_dir)
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            if not entry.name.startswith("hint-sandbox-") or entry.name == "hint-sandbox-uids":
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not entry.is_dir(follow_symlinks=False) or st.st_uid != os.geteuid():
+                    continue
+                lock = os.open(os.path.join(entry.path, "server.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if time.time() - st.st_mtime > STALE_UNLOCKED_SECONDS:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                continue
+            except OSError:
+                continue
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its server is alive
+            finally:
+                os.close(lock)
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _close_all() -> None:
+    for executor in list(_executors):
+        try:
+            executor.close()
+        except Exception:  # noqa: BLE001 - at exit, nothing more to do
+            pass
+
+
+atexit.register(_close_all)
 
 
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:

@@ -157,6 +157,11 @@ class Server:
         self.pending = []  # requests waiting for a uid slot
         config = json.loads(sock.recv(65536))
         self.base_dir = config["base_dir"]
+        # Held while we live: a worker that finds this directory with the lock free knows
+        # its server is dead and removes it (a SIGKILL leaves no chance to clean up).
+        self.base_lock = os.open(os.path.join(self.base_dir, "server.lock"),
+                                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(self.base_lock, fcntl.LOCK_EX)
         self.layers, self.abi = detect(set(config.get("disable", [])), config["uid_base"])
         self.uid_base = None
         self.lock_fd = None
@@ -403,6 +408,7 @@ class Server:
             except ChildProcessError:
                 break
             self.runs.pop(pid, None)
+        _remove_tree(self.base_dir)
 
     # -- in the child ------------------------------------------------------------------
 
@@ -491,6 +497,25 @@ class Server:
                     pass
         finally:
             os._exit(status)
+
+
+def _remove_tree(path):
+    """shutil is not loaded here; run directories are empty mount points or small."""
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            try:
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _send(sock, message):
