@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> dict:
         config = fast_ai_config(Path(tmp) / "ai_config.yaml", timeout_seconds=10, deadline_seconds=15,
                                 program_generation__n=2)
         with production_stack(
-            Path(tmp), workers=0, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
+            Path(tmp), workers=0, exclusive=args.broker or args.database, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
             BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, STALL_SECONDS="5", SWEEP_INTERVAL_SECONDS="1",
             REFLECTION_WAIT_SECONDS="5", REQUEST_DEADLINE_SECONDS=str(args.deadline), LOG_LEVEL="WARNING",
         ) as stack:

@@ -7,12 +7,14 @@ only through environment variables, as an operator would.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -64,6 +66,25 @@ def delete_queues(queue: str) -> None:
     for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
         channel.queue_delete(queue=name)
     connection.close()
+
+
+OUTAGE_LOCK = Path(tempfile.gettempdir()) / "hint-service-outages.lock"
+
+
+@contextmanager
+def servers_lock(exclusive: bool):
+    """Keep outages out of other stacks on this machine, across test runs.
+
+    Stacks share the local PostgreSQL and RabbitMQ with every other run here (several
+    engineers test at once). A stack that stops a server holds this lock exclusively;
+    every other stack holds it shared; so a restart never lands in someone's test.
+    """
+    with open(OUTAGE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def purge_queue(queue: str) -> None:
@@ -317,9 +338,12 @@ def stack_environment(database_url: str, log_dir: Path, **extra: str) -> dict[st
 
 
 @contextmanager
-def production_stack(log_dir: Path, workers: int = 1, threads: int = 8, **extra: str):
-    """PostgreSQL database + RabbitMQ queue + migrated schema + web + worker processes."""
-    with postgres_database() as url:
+def production_stack(log_dir: Path, workers: int = 1, threads: int = 8, exclusive: bool = False, **extra: str):
+    """PostgreSQL database + RabbitMQ queue + migrated schema + web + worker processes.
+
+    `exclusive`: the caller stops PostgreSQL or RabbitMQ (see `servers_lock`).
+    """
+    with servers_lock(exclusive), postgres_database() as url:
         env = stack_environment(url, log_dir, **extra)
         stack = Stack(env)
         try:

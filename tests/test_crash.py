@@ -58,11 +58,11 @@ def receiver():
 
 
 @contextmanager
-def crash_stack(tmp_path, fake, receiver, **extra: str):
+def crash_stack(tmp_path, fake, receiver, exclusive: bool = False, **extra: str):
     # Claims of LLM steps then last (5 + 6) * 1.2 + 5 = 18.2 s (hint_actors/claims.py).
     config = fast_ai_config(tmp_path / "ai_config.yaml", timeout_seconds=5, deadline_seconds=6, program_generation__n=1)
     with production_stack(
-        tmp_path, workers=0, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
+        tmp_path, workers=0, exclusive=exclusive, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
         BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, STALL_SECONDS="3", SWEEP_INTERVAL_SECONDS="1",
         REFLECTION_WAIT_SECONDS="10", REQUEST_DEADLINE_SECONDS="120", **extra,
     ) as stack:
@@ -157,7 +157,7 @@ def test_worker_killed_between_commit_and_send(services, fake, receiver, tmp_pat
 
 def test_rabbitmq_restart_during_a_run(services, fake, receiver, tmp_path):
     fake.latency = 1.0  # requests are in the middle of LLM calls when the broker goes
-    with crash_stack(tmp_path, fake, receiver) as stack:
+    with crash_stack(tmp_path, fake, receiver, exclusive=True) as stack:
         stack.start_worker(threads=8)
         stack.wait_until_consuming()
         for request_id in (21, 22, 23, 24):
@@ -176,7 +176,7 @@ def test_rabbitmq_restart_during_a_run(services, fake, receiver, tmp_path):
 
 def test_postgresql_restart_during_a_run(services, fake, receiver, tmp_path):
     fake.latency = 1.0
-    with crash_stack(tmp_path, fake, receiver) as stack:
+    with crash_stack(tmp_path, fake, receiver, exclusive=True) as stack:
         stack.start_worker(threads=8)
         stack.wait_until_consuming()
         for request_id in (31, 32, 33, 34):
