@@ -121,15 +121,21 @@ ROWS = {"ingest": _ingest_rows, "pipeline": _pipeline_rows, "llm": _llm_rows,
         "priorities": _priority_rows, "sandbox": _sandbox_rows}
 
 
+def _short(error: str) -> str:
+    """An error's first line, short enough for the table (the JSON has it whole)."""
+    line = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
 def table(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for name, figures in results.items():
         if "error" in figures:
-            rows.append(Row(name, "scenario failed", figures["error"][:80], verdict="MISSED"))
+            rows.append(Row(name, "scenario failed", _short(figures["error"]), verdict="MISSED"))
         else:
             rows += ROWS[name](figures)
         for error in figures.get("retried_after", []):
-            rows.append(Row(rows[-1].section, "run again after a failed attempt", error[:80]))
+            rows.append(Row(rows[-1].section, "run again after a failed attempt", _short(error)))
     return rows
 
 
