@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg2
 
 from tests.fake_openai import FakeOpenAI
-from tests.stack import Stack, delete_queues, postgres_database, stack_environment
+from tests.stack import Stack, delete_queues, postgres_database, servers_lock, stack_environment
 
 PROBLEM = "factorial"
 # Every student writes their own program: a per-request name keeps requests from sharing
@@ -115,7 +115,8 @@ def bench_stack(log_dir: Path, *, processes: int = 0, threads: int = 8, llm_late
         fake.start()
         extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, **extra}
     try:
-        with postgres_database() as url:
+        # Shared with other stacks; tests that stop PostgreSQL or RabbitMQ wait for it.
+        with servers_lock(exclusive=False), postgres_database() as url:
             env = stack_environment(url, log_dir, **extra)
             stack = Stack(env)
             try:
