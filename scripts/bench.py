@@ -15,6 +15,7 @@ import math
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=Config.threads, help="threads per worker process")
     parser.add_argument("--llm-threads", type=int, default=Config.llm_threads, help="threads of the LLM-bound scenario's one process")
     parser.add_argument("--log-dir", type=Path, default=None, help="keep the stacks' logs here (default: a temporary directory)")
+    parser.add_argument("--quick", action="store_true", help="small counts, to check the benchmark itself works (figures not comparable)")
     return parser.parse_args(argv)
 
 
@@ -186,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="hint-bench-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     cfg = Config(log_dir=log_dir, processes=args.processes, threads=args.threads, llm_threads=args.llm_threads)
+    if args.quick:
+        cfg = replace(cfg, ingest_seconds=2.0, pipeline_requests=10, burst_requests=10, llm_requests=20,
+                      priority_rate=5.0, priority_seconds=4.0, sandbox_runs=10)
     ids = Ids()
     results: dict[str, Any] = {}
     started = time.monotonic()
@@ -193,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = _run(name, cfg, ids)
     rows = table(results)
     text = render(rows) + f"\n\n{time.monotonic() - started:.0f} s in all; logs in {log_dir}\n"
+    if args.quick:
+        text += "quick run: small counts; the figures and verdicts are not comparable with a full run\n"
     if args.json:
         print(text, file=sys.stderr)
         print(json.dumps(_clean({"results": results, "rows": [r.__dict__ for r in rows]}), indent=2))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -25,13 +27,28 @@ PROBLEM = "factorial"
 # Every student writes their own program: a per-request name keeps requests from sharing
 # one answer through the service's reuse of identical questions, as real traffic would.
 BUGGY = "def factorial(n):\n    {name} = 0\n    for i in range(1, n + 1):\n        {name} *= i\n    return {name}\n"
-# Three different correct repairs, as a real model answering n=3 would give.
+# Three different correct repairs, as a real model answering n=3 would give; like a real
+# repair they keep the student's names, so no two requests get the same program text.
 FIXES = [
-    "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n",
-    "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result = result * i\n    return result\n",
-    "def factorial(n):\n    if n == 0:\n        return 1\n    return n * factorial(n - 1)\n",
+    "def factorial(n):\n    {name} = 1\n    for i in range(1, n + 1):\n        {name} *= i\n    return {name}\n",
+    "def factorial(n):\n    {name} = 1\n    for i in range(2, n + 1):\n        {name} = {name} * i\n    return {name}\n",
+    "def factorial(n):\n    if n == 0:\n        return 1\n    {name} = n * factorial(n - 1)\n    return {name}\n",
 ]
+_NAME = re.compile(r"product_\d+")
 REFLECTION = ("What do you think is wrong?", "I start my result at zero and multiply, so it stays zero.")
+
+
+class RepairingFake(FakeOpenAI):
+    """The fake LLM, answering program prompts with the FIXES in the student's names."""
+
+    def _completion(self, body: dict[str, Any], texts: list[str] | None) -> dict[str, Any]:
+        if texts is None and self._kind(body) == "program":
+            prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+            found = _NAME.search(prompt)
+            name = found.group(0) if found else "result"
+            n = int(body.get("n") or 1)
+            texts = [json.dumps({"fixed_program": FIXES[i % len(FIXES)].format(name=name)}) for i in range(n)]
+        return super()._completion(body, texts)
 
 
 def student_program(request_id: int) -> str:
@@ -110,8 +127,7 @@ def bench_stack(log_dir: Path, *, processes: int = 0, threads: int = 8, llm_late
     log_dir.mkdir(parents=True, exist_ok=True)
     fake = None
     if llm_latency is not None:
-        fake = FakeOpenAI(latency=llm_latency)
-        fake.program_answers = [json.dumps({"fixed_program": fix}) for fix in FIXES]
+        fake = RepairingFake(latency=llm_latency)
         fake.start()
         extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, **extra}
     try:
