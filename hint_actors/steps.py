@@ -150,13 +150,18 @@ def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool
                 request=request.id, attempt=attempt, input_key=key, **record.__dict__, completed_at=utcnow()
             )
             now = utcnow()
-            for index, proposed in enumerate(proposal.programs):
-                invalid = proposed.program is None
-                EnhancedProgram.create(
-                    phase=phase, request=request.id, index=index, source=proposed.source,
-                    program=proposed.program, invalid_reason=proposed.invalid_reason,
-                    evaluated_at=now if invalid else None, correct=False if invalid else None,
-                )
+            # One INSERT for all candidates (every row has the same keys, as insert_many needs).
+            rows = [
+                {
+                    "phase": phase, "request": request.id, "index": index, "source": proposed.source,
+                    "program": proposed.program, "invalid_reason": proposed.invalid_reason,
+                    "evaluated_at": now if proposed.program is None else None,
+                    "correct": False if proposed.program is None else None,
+                }
+                for index, proposed in enumerate(proposal.programs)
+            ]
+            if rows:
+                EnhancedProgram.insert_many(rows).execute()
             _touch(request.id, **({"enhancement_done_at": now} if final else {})).execute()
             # Stale entries now wait for their verdict as candidates; they come back
             # into the pool only if they pass the current tests.
