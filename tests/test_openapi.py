@@ -4,6 +4,7 @@ valid or not, makes the API answer 5xx (a property-based run with schemathesis).
 from __future__ import annotations
 
 import schemathesis
+import schemathesis.generation.body_overrides  # noqa: F401 - see below
 import yaml
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -13,6 +14,10 @@ from hint_api.spec import SPEC_PATH
 from settings import get_settings
 
 METHODS = {"get", "post", "put", "patch", "delete"}
+
+# schemathesis imports body_overrides lazily, deep inside a hypothesis draw; compiling a
+# module that deep trips a CPython 3.11 bug ("AST constructor recursion depth mismatch"),
+# so it is imported above, at a shallow stack.
 
 
 def test_document_lists_exactly_the_routes_the_app_serves(app):
