@@ -88,6 +88,8 @@ class Settings:
     worker_threads: int
     openai_api_key: str | None = field(repr=False)
     openai_base_url: str | None
+    azure_openai_endpoint: str | None
+    openai_api_version: str | None
     ai_config_path: Path
     problem_bank_dir: Path
     problems_url: str | None
@@ -111,7 +113,7 @@ class Settings:
 
     @property
     def llm_configured(self) -> bool:
-        return bool(self.openai_api_key or self.openai_base_url)
+        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -139,6 +141,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         worker_threads=_int(env, "WORKER_THREADS", 8, 1),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
+        azure_openai_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
+        openai_api_version=env.get("OPENAI_API_VERSION") or None,
         ai_config_path=Path(env.get("AI_CONFIG_PATH") or ROOT / "ai_config" / "ai_config.yaml"),
         problem_bank_dir=Path(env.get("PROBLEM_BANK_DIR") or ROOT / "hint_core" / "problem_bank"),
         problems_url=env.get("BACKEND_ORCHESTRATION_GET_PROBLEMS_URL") or None,

@@ -10,7 +10,6 @@ refers to an uncommitted row.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -60,9 +59,8 @@ def get_services() -> Services:
     s = get_settings()
     return Services.build(
         s.ai_config_path, s.problem_bank_dir, s.problems_url, s.openai_api_key, s.openai_base_url,
-        # Azure OpenAI (docs/llm.md); read where the SDK itself would look for them.
-        azure_endpoint=os.environ.get("AZURE_OPENAI_ENDPOINT") or None,
-        api_version=os.environ.get("OPENAI_API_VERSION") or None,
+        azure_endpoint=s.azure_openai_endpoint,  # Azure OpenAI (docs/llm.md)
+        api_version=s.openai_api_version,
     )
 
 
