@@ -118,23 +118,25 @@ def store_request(
     request_id: int, fields: dict[str, Any], reflection_wait_seconds: float, deadline_seconds: float
 ) -> Stored:
     digest = _digest(fields)
-    existing = Request.get_or_none(Request.request_id == request_id)
-    if existing is None:
-        now = utcnow()
-        try:
-            with write_transaction():
-                created = Request.create(
-                    request_id=request_id,
-                    payload_hash=digest,
-                    created_at=now,
-                    updated_at=now,
-                    reflection_deadline_at=now + dt.timedelta(seconds=reflection_wait_seconds),
-                    deadline_at=now + dt.timedelta(seconds=deadline_seconds),
-                    **fields,
-                )
-            return Stored(created, True)
-        except IntegrityError:  # a concurrent identical call won the insert
-            existing = Request.get(Request.request_id == request_id)
+    now = utcnow()
+    # Insert first: a new request (nearly every call) then costs one statement, not a
+    # lookup and an insert; the unique request_id tells a repeated call from a new one.
+    try:
+        with write_transaction():
+            created = Request.create(
+                request_id=request_id,
+                payload_hash=digest,
+                created_at=now,
+                updated_at=now,
+                reflection_deadline_at=now + dt.timedelta(seconds=reflection_wait_seconds),
+                deadline_at=now + dt.timedelta(seconds=deadline_seconds),
+                **fields,
+            )
+        return Stored(created, True)
+    except IntegrityError:  # stored before: by an earlier call, or a concurrent one just now
+        existing = Request.get_or_none(Request.request_id == request_id)
+        if existing is None:  # some other constraint failed: not a repeated call
+            raise
     if existing.payload_hash != digest:
         raise IntakeError(f"request_id {request_id} was already used with a different payload", status=409)
     return Stored(existing, False)
