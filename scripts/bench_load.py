@@ -120,11 +120,7 @@ def saturate(url: str, body: Body, clients: int, max_requests: int, max_seconds:
         finally:
             client.close()
 
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max_seconds + 60)
+    _run_all(run, clients, max_seconds)
     recorder.result.seconds = time.monotonic() - started
     return recorder.result
 
@@ -157,10 +153,15 @@ def fixed_rate(url: str, body: Body, rate: float, count: int, max_seconds: float
         finally:
             client.close()
 
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max_seconds + 60)
+    _run_all(run, senders, max_seconds)
     recorder.result.seconds = time.monotonic() - started
     return recorder.result
+
+
+def _run_all(run: Callable[[], None], threads: int, max_seconds: float) -> None:
+    """`threads` threads running `run`, joined with a bound so a stuck sender cannot hang the bench."""
+    started = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(max_seconds + 60)
