@@ -107,14 +107,6 @@ class Settings:
     def embedded_broker(self) -> bool:
         return self.rabbitmq_url is None
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
-    def llm_configured(self) -> bool:
-        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
-
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build settings from a mapping (the process environment by default)."""

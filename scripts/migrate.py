@@ -22,12 +22,13 @@ LOCK_ID = 715_002  # arbitrary, constant: "the hint service is migrating"
 
 def migrate(database_url: str, command: str = "up") -> list[str]:
     """Run `command` against the database; returns the names applied or reverted."""
-    if database_url.startswith("sqlite"):
+    sqlite = database_url.startswith("sqlite")
+    if sqlite:
         Path(database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     database = make_database(database_url, max_connections=1)
     database.connect(reuse_if_open=True)
     try:
-        if not database_url.startswith("sqlite"):
+        if not sqlite:
             database.execute_sql("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
         runner = Runner(database, str(MIGRATIONS_DIR))
         if command == "status":
@@ -36,7 +37,7 @@ def migrate(database_url: str, command: str = "up") -> list[str]:
             return runner.down()
         return runner.up()
     finally:
-        if not database_url.startswith("sqlite"):
+        if not sqlite:
             database.execute_sql("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
         database.close()
 

@@ -11,7 +11,7 @@ from settings import ROOT, SettingsError, load_settings
 def test_embedded_defaults():
     s = load_settings({})
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/hint.db")
-    assert s.embedded_broker and not s.llm_configured
+    assert s.embedded_broker and not (s.openai_api_key or s.openai_base_url)
     assert s.task_queue == "task_queue" and s.queue_max_priority == 5 and s.port == 8001
     p = s.priorities
     assert p.run_student_program < p.generate_hint < p.return_hint  # started requests finish first
