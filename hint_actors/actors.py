@@ -47,8 +47,8 @@ def query_for_enhanced_programs(request_pk: int) -> None:
 
 
 @dramatiq.actor(queue_name=QUEUE, broker_priority=P.run_enhanced_program, priority=_in_worker(P.run_enhanced_program), max_retries=3, min_backoff=SECOND, time_limit=120 * SECOND)
-def run_enhanced_program(candidate_pk: int) -> None:
-    send_next(steps.run_enhanced_program(candidate_pk))
+def run_enhanced_program(request_pk: int) -> None:
+    send_next(steps.run_enhanced_program(request_pk))
 
 
 @dramatiq.actor(queue_name=QUEUE, broker_priority=P.add_reflection, priority=_in_worker(P.add_reflection), max_retries=5, min_backoff=SECOND)
@@ -82,7 +82,7 @@ def on_give_up(actor_name: str, message: dramatiq.Message, exception: BaseExcept
     cause = steps.safe_cause(f"{type(exception).__name__}: {exception}")
     arg = message.args[0]
     if actor_name == "run_enhanced_program":
-        send_next(steps.give_up_candidate(arg, cause))
+        send_next(steps.give_up_candidates(arg, cause))
     elif actor_name == "return_hint":
         log.error("request pk %s: giving up reporting the hint: %s", arg, cause)
     else:

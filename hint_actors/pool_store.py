@@ -19,7 +19,15 @@ from functools import lru_cache
 
 from peewee import IntegrityError, fn
 
-from hint_core.pool import PoolEntry, PoolIndex, PoolOffer, canonical_tokens, dedup_key, work_seconds
+from hint_core.pool import (
+    PoolEntry,
+    PoolIndex,
+    PoolOffer,
+    Verified,
+    canonical_tokens,
+    dedup_key,
+    work_seconds,
+)
 from hint_core.problems import Problem
 from hint_core.sandbox import RunResult
 from models import SolutionPoolEntry, write_transaction
@@ -68,8 +76,9 @@ def load_entries(problem: Problem, current: bool = True) -> list[PoolEntry]:
 
 
 @lru_cache(maxsize=256)
-def _reference_keys(solutions: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(dedup_key(s) for s in solutions)
+def _solution_keys(solutions: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(dedup key, solution) of a problem's reference solutions."""
+    return tuple((dedup_key(s), s) for s in solutions)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ class _Cached:
     max_id: int
     count: int
     newest: object  # the latest created_at: rows deleted and re-made under reused ids still differ
-    reference_ids: frozenset[int]
+    references: dict[str, PoolEntry]  # dedup key of a reference solution -> its entry
 
 
 _INDEXES: dict[tuple[str, str], _Cached] = {}
@@ -109,8 +118,9 @@ def _unchanged(same: object, cached: _Cached) -> bool:
     return tuple(old) == (cached.count, cached.newest)
 
 
-def current_index(problem: Problem) -> tuple[PoolIndex, frozenset[int]]:
-    """The index of the problem's current entries and the ids of its reference solutions.
+def current_index(problem: Problem) -> tuple[PoolIndex, dict[str, PoolEntry]]:
+    """The index of the problem's current entries, and the entries of its reference
+    solutions by dedup key.
 
     Kept per process and brought up to date with the rows added since (entries of the
     current tests version are only ever added), so a request does not reload thousands
@@ -122,42 +132,53 @@ def current_index(problem: Problem) -> tuple[PoolIndex, frozenset[int]]:
         fn.MAX(SolutionPoolEntry.id), fn.COUNT(SolutionPoolEntry.id), fn.MAX(SolutionPoolEntry.created_at)
     ).where(same).scalar(as_tuple=True)
     max_id, count = max_id or 0, count or 0
-    references = _reference_keys(problem.solutions)
+    references = {k for k, _ in _solution_keys(problem.solutions)}
     with _INDEXES_LOCK:
         cached = _INDEXES.get(key)
     if cached is not None and (cached.max_id, cached.count, cached.newest) == (max_id, count, newest):
-        return cached.index, cached.reference_ids
+        return cached.index, cached.references
     if cached is not None and count > cached.count and max_id > cached.max_id and _unchanged(same, cached):
         rows = list(SolutionPoolEntry.select().where(same & (SolutionPoolEntry.id > cached.max_id)))
         if cached.count + len(rows) == count:
             fresh = _Cached(
                 cached.index.extended(_entry(r) for r in rows), max_id, count, newest,
-                cached.reference_ids | {r.id for r in rows if r.normalized_hash in references},
+                cached.references | {r.normalized_hash: _entry(r) for r in rows if r.normalized_hash in references},
             )
             with _INDEXES_LOCK:
                 _INDEXES[key] = fresh
-            return fresh.index, fresh.reference_ids
+            return fresh.index, fresh.references
     rows = list(SolutionPoolEntry.select().where(same))
     fresh = _Cached(
         PoolIndex(_entry(r) for r in rows), max((r.id for r in rows), default=0), len(rows), newest,
-        frozenset(r.id for r in rows if r.normalized_hash in references),
+        {r.normalized_hash: _entry(r) for r in rows if r.normalized_hash in references},
     )
     with _INDEXES_LOCK:
         _INDEXES[key] = fresh
-    return fresh.index, fresh.reference_ids
+    return fresh.index, fresh.references
 
 
 def pick_candidates(problem: Problem, hint_type: str, student_program: str, k: int) -> PoolPick:
     """Up to `k` current entries (nearest for plan/debug, fastest for optimize) that are
     not a reference solution (those are offered anyway), plus up to `k` stale entries
-    chosen the same way, to be re-verified."""
-    index, reference_ids = current_index(problem)
+    chosen the same way, to be re-verified.
+
+    The current entries, and the reference solutions the pool holds under the current
+    tests version, come with the pool's verdict: they passed these very tests, so the
+    pipeline records them as correct without running them again. Stale entries and
+    references not yet in the pool are run like any candidate."""
+    index, references = current_index(problem)
     nearest = index.nearest(student_program, 1)
-    chosen = _choose(index, hint_type, student_program, k, reference_ids)
+    chosen = _choose(index, hint_type, student_program, k, frozenset(e.key for e in references.values()))
     stale = _choose(PoolIndex(load_entries(problem, current=False)), hint_type, student_program, k, frozenset())
+    version = problem.tests_version
+    verified = {e.program: Verified(e.key, e.run_time, version) for e in chosen}
+    for key, solution in _solution_keys(problem.solutions):
+        if key in references:
+            verified[solution] = Verified(references[key].key, references[key].run_time, version)
     offer = PoolOffer(
         programs=tuple(e.program for e in chosen + stale),
         nearest_distance=nearest[0].distance if nearest else None,
+        verified=verified,
     )
     return PoolPick(offer, tuple(e.key for e in stale))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
@@ -20,7 +21,15 @@ from peewee import Expression, IntegrityError, ModelUpdate, fn
 from hint_actors import claims, pool_store
 from hint_actors.reuse_store import find_reusable
 from hint_actors.trace import callback_payload
-from hint_core.engines import Proposal, Services, cascades, escalate_programs, propose_programs, write_hint
+from hint_core.engines import (
+    Proposal,
+    ProposedProgram,
+    Services,
+    cascades,
+    escalate_programs,
+    propose_programs,
+    write_hint,
+)
 from hint_core.pool import work_seconds
 from hint_core.problems import Problem
 from hint_core.prompts import HintContext
@@ -110,10 +119,12 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
         # A cascade's first LLM phase is final only once its programs are verified (settle_enhancement).
         final = attempt > 1 or proposal.record.engine != "openai" or not cascades(services.ai)
         _store_phase(request, attempt, proposal, final, stale_ids)
-    pending = EnhancedProgram.select(EnhancedProgram.id).where(
-        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
-    )
-    return [Next("run_enhanced_program", c.id) for c in pending] + settle_enhancement(request_pk) + check_barrier(request_pk)
+    return candidates_to_run(request_pk) + settle_enhancement(request_pk) + check_barrier(request_pk)
+
+
+def candidates_to_run(request_pk: int) -> list[Next]:
+    """One message that runs every candidate of the request not evaluated yet, if any."""
+    return [Next("run_enhanced_program", request_pk)] if not _all_evaluated(request_pk) else []
 
 
 def _propose(request: Request, services: Services, attempt: int) -> tuple[Proposal, list[int]]:
@@ -149,15 +160,7 @@ def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool
             )
             now = utcnow()
             # One INSERT for all candidates (every row has the same keys, as insert_many needs).
-            rows = [
-                {
-                    "phase": phase, "request": request.id, "index": index, "source": proposed.source,
-                    "program": proposed.program, "invalid_reason": proposed.invalid_reason,
-                    "evaluated_at": now if proposed.program is None else None,
-                    "correct": False if proposed.program is None else None,
-                }
-                for index, proposed in enumerate(proposal.programs)
-            ]
+            rows = [_candidate_row(phase, request, index, proposed, now) for index, proposed in enumerate(proposal.programs)]
             if rows:
                 EnhancedProgram.insert_many(rows).execute()
             _touch(request.id, **({"enhancement_done_at": now} if final else {})).execute()
@@ -173,6 +176,25 @@ def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool
             request.request_id, len(proposal.programs), record.engine, record.model or "", attempt,
             record.llm_calls, record.prompt_tokens, record.completion_tokens,
         )
+
+
+def _candidate_row(
+    phase: ProgramEnhancementPhase, request: Request, index: int, proposed: ProposedProgram, now: object
+) -> dict[str, object]:
+    """A new candidate: to be run, or already decided (no program, or the pool's verdict)."""
+    row = {
+        "phase": phase, "request": request.id, "index": index, "source": proposed.source,
+        "program": proposed.program, "invalid_reason": proposed.invalid_reason,
+        "evaluated_at": None, "correct": None, "run_result": None, "run_time": None, "edit_distance": None,
+    }
+    if proposed.program is None:
+        row.update(evaluated_at=now, correct=False)
+    elif proposed.verified is not None:
+        row.update(
+            evaluated_at=now, correct=True, run_result=proposed.verified.to_dict(), run_time=proposed.verified.run_time,
+            edit_distance=token_distance(request.student_program, proposed.program),
+        )
+    return row
 
 
 # --- the model cascade --------------------------------------------------------------------
@@ -227,46 +249,79 @@ def settle_enhancement(request_pk: int) -> list[Next]:
     return []
 
 
-# --- step 3: each candidate -------------------------------------------------------------
+# --- step 3: the candidates -------------------------------------------------------------
 
 
-def run_enhanced_program(candidate_pk: int) -> list[Next]:
-    # One query for the candidate and its request: this step runs once per candidate.
-    candidate = EnhancedProgram.select(EnhancedProgram, Request).join(Request).where(EnhancedProgram.id == candidate_pk).get()
-    request = candidate.request
-    if candidate.evaluated_at is None and request.stage == "pending":
+def _unevaluated(request_pk: int) -> list[EnhancedProgram]:
+    return list(EnhancedProgram.select().where((EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()))
+
+
+def run_enhanced_program(request_pk: int) -> list[Next]:
+    """Run the request's candidates not evaluated yet, side by side, and record each verdict.
+
+    One message per request rather than per candidate: a message costs the worker more
+    CPU than running a small program does. A sandbox failure (not anything a program
+    does) is raised after the others are recorded, so a retry runs only what is left.
+    """
+    request = Request.get_by_id(request_pk)
+    pending = _unevaluated(request_pk) if request.stage == "pending" else []
+    if pending:
         problem = _problem(request)
-        release_connection()
-        result = run_program(problem, candidate.program)
-        record_candidate_result(candidate, result)
-        pool_store.add_to_pool(problem, candidate.program, result, candidate.source)
-        log.info(
-            "request %s: candidate %d (%s) %s in %.3fs",
-            request.request_id, candidate.index, candidate.source, result.status, result.run_time,
-        )
+        release_connection()  # not needed while the programs run
+        outcomes = _run_all(problem, [c.program for c in pending])
+        done = [(c, r) for c, r in zip(pending, outcomes, strict=True) if isinstance(r, RunResult)]
+        record_candidate_results(request, done)
+        for candidate, result in done:
+            pool_store.add_to_pool(problem, candidate.program, result, candidate.source)
+            log.info(
+                "request %s: candidate %d (%s) %s in %.3fs",
+                request.request_id, candidate.index, candidate.source, result.status, result.run_time,
+            )
+        failed = [r for r in outcomes if not isinstance(r, RunResult)]
+        if failed:
+            raise failed[0]
     # enhancement_done_at is never unset: once seen, there is nothing left to settle.
-    settled = [] if request.enhancement_done_at is not None else settle_enhancement(request.id)
-    return settled + check_barrier(request.id)
+    settled = [] if request.enhancement_done_at is not None else settle_enhancement(request_pk)
+    return settled + check_barrier(request_pk)
 
 
-def record_candidate_result(candidate: EnhancedProgram, result: RunResult) -> None:
-    EnhancedProgram.update(
-        evaluated_at=utcnow(),
-        correct=result.correct,
-        run_result=result.to_dict(),
-        run_time=work_seconds(result),  # what optimize compares: the program's work, not start-up
-        edit_distance=token_distance(candidate.request.student_program, candidate.program or ""),
-    ).where((EnhancedProgram.id == candidate.id) & EnhancedProgram.evaluated_at.is_null()).execute()
-    _touch(candidate.request_id).execute()
+def _run_all(problem: Problem, programs: list[str]) -> list[RunResult | Exception]:
+    """Each program's result, or the sandbox error that stopped it; programs run at once."""
+
+    def run(program: str) -> RunResult | Exception:
+        try:
+            return run_program(problem, program)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which raises it
+            return exc
+
+    if len(programs) == 1:
+        return [run(programs[0])]
+    with ThreadPoolExecutor(max_workers=len(programs), thread_name_prefix="candidate") as pool:
+        return list(pool.map(run, programs))
 
 
-def give_up_candidate(candidate_pk: int, cause: str) -> list[Next]:
-    """A candidate that cannot be run counts as incorrect; the request goes on without it."""
-    candidate = EnhancedProgram.get_by_id(candidate_pk)
+def record_candidate_results(request: Request, done: list[tuple[EnhancedProgram, RunResult]]) -> None:
+    if not done:
+        return
+    now = utcnow()
+    with write_transaction():
+        for candidate, result in done:
+            EnhancedProgram.update(
+                evaluated_at=now,
+                correct=result.correct,
+                run_result=result.to_dict(),
+                run_time=work_seconds(result),  # what optimize compares: the program's work, not start-up
+                edit_distance=token_distance(request.student_program, candidate.program or ""),
+            ).where((EnhancedProgram.id == candidate.id) & EnhancedProgram.evaluated_at.is_null()).execute()
+        _touch(request.id).execute()
+
+
+def give_up_candidates(request_pk: int, cause: str) -> list[Next]:
+    """Candidates that cannot be run count as incorrect; the request goes on without them."""
     EnhancedProgram.update(evaluated_at=utcnow(), correct=False, invalid_reason=f"could not be run: {cause}").where(
-        (EnhancedProgram.id == candidate_pk) & EnhancedProgram.evaluated_at.is_null()
+        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
     ).execute()
-    return settle_enhancement(candidate.request_id) + check_barrier(candidate.request_id)
+    return settle_enhancement(request_pk) + check_barrier(request_pk)
 
 
 # --- step 4: the reflection -------------------------------------------------------------
@@ -321,7 +376,7 @@ def _correct_candidates(request_pk: int) -> list[Candidate]:
 def generate_hint(request_pk: int) -> list[Next]:
     request = Request.get_by_id(request_pk)
     if Hint.select().where(Hint.request == request_pk).exists():
-        return [Next("return_hint", request_pk)]
+        return report(request_pk)
     if request.stage != "hint_claimed":
         return []
     if not claims.claim_llm_phase(request_pk, "generate_hint", get_services().ai.hint_generation):
@@ -360,7 +415,7 @@ def generate_hint(request_pk: int) -> list[Next]:
         log.info("request %s: hint already stored by another delivery", request.request_id)
     else:
         log.info("request %s: hint written by the %s engine", request.request_id, draft.record.engine)
-    return [Next("return_hint", request_pk)]
+    return report(request_pk)
 
 
 def finish(request: Request, hint: str, explanation: str, engine: str) -> list[Next]:
@@ -371,7 +426,7 @@ def finish(request: Request, hint: str, explanation: str, engine: str) -> list[N
             _touch(request.id, stage="finished").execute()
     except IntegrityError:
         pass
-    return [Next("return_hint", request.id)]
+    return report(request.id)
 
 
 # --- the failure path -------------------------------------------------------------------
@@ -399,10 +454,15 @@ def fail_request(request_pk: int, message: str) -> list[Next]:
     except IntegrityError:
         return []
     log.warning("request %s: failed: %s", request.request_id, message)
-    return [Next("return_hint", request_pk)]
+    return report(request_pk)
 
 
 # --- step 6: reporting ------------------------------------------------------------------
+
+
+def report(request_pk: int) -> list[Next]:
+    """The callback message, when orchestration asked for callbacks (polling needs none)."""
+    return [Next("return_hint", request_pk)] if get_settings().save_hint_url else []
 
 
 class CallbackFailed(RuntimeError):

@@ -63,13 +63,6 @@ def waiting_for(request: Request) -> str:
     return "add_reflection"
 
 
-def _unevaluated(request_pk: int) -> list[Next]:
-    rows = EnhancedProgram.select(EnhancedProgram.id).where(
-        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
-    )
-    return [Next("run_enhanced_program", c.id) for c in rows]
-
-
 def _resend(request: Request, now: dt.datetime) -> list[Next]:
     """The messages that move a stalled request on; none for an LLM step still claimed."""
     if request.stage == "hint_claimed":
@@ -78,7 +71,7 @@ def _resend(request: Request, now: dt.datetime) -> list[Next]:
     if request.student_run_at is None:
         out.append(Next("run_student_program", request.id))
     if request.enhancement_done_at is not None:
-        out += _unevaluated(request.id)
+        out += steps.candidates_to_run(request.id)
     elif not claims.live(request.id, "query_for_enhanced_programs", now=now):
         out.append(Next("query_for_enhanced_programs", request.id))
     # The evidence may be complete with nobody left to notice (the message that would

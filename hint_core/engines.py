@@ -16,7 +16,7 @@ from hint_core.ai_config import AIConfig, PhaseConfig, load_ai_config
 from hint_core.llm import LLMClient, LLMError, ParseError, Usage, parse_program
 from hint_core.llm_hint import write_llm_hint
 from hint_core.offline import offline_hint
-from hint_core.pool import PoolOffer
+from hint_core.pool import PoolOffer, Verified
 from hint_core.problems import Problem, ProblemBank, ProblemSource
 from hint_core.prompts import PROGRAM_KEY, HintContext, hint_generation_messages, program_generation_messages
 
@@ -54,6 +54,7 @@ class ProposedProgram:
     source: str  # "llm", "reference" or "pool"
     program: str | None
     invalid_reason: str | None = None
+    verified: Verified | None = None  # the pool's verdict under the current tests: no run needed
 
 
 @dataclass
@@ -159,14 +160,15 @@ def propose_programs(
     `reused` (verified programs of an identical earlier request) stands in for the LLM
     call: the same question is not paid for twice.
 
-    Reference solutions and pool programs are always offered: they cost nothing, they are
-    verified like any candidate, and they keep the pipeline going when the LLM answers
-    nothing usable. When the pool already holds a program close enough to the student's
+    Reference solutions and pool programs are always offered: they cost nothing, those the
+    pool already verified against the current tests carry its verdict (the rest are run
+    like any candidate), and they keep the pipeline going when the LLM answers nothing
+    usable. When the pool already holds a program close enough to the student's
     (`pool.skip_llm_when_distance_at_most`), the LLM call is skipped for plan/debug.
     """
     pool = pool or PoolOffer()
-    references = [ProposedProgram("reference", s) for s in problem.solutions]
-    references += [ProposedProgram("pool", p) for p in pool.programs]
+    references = [ProposedProgram("reference", s, verified=pool.verified.get(s)) for s in problem.solutions]
+    references += [ProposedProgram("pool", p, verified=pool.verified.get(p)) for p in pool.programs]
     if svc.llm is None:
         return Proposal(PhaseRecord(engine="offline"), references)
     if reused and reused.programs:

@@ -22,7 +22,7 @@ import hashlib
 import heapq
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz.distance import Levenshtein
 
@@ -251,9 +251,25 @@ class PoolIndex:
 
 
 @dataclass(frozen=True)
+class Verified:
+    """A pool entry's word for a program: it passed the current tests (the entry's run)."""
+
+    entry: int  # the pool entry that vouches for the program
+    run_time: float  # work_seconds of that run
+    tests_version: str
+
+    def to_dict(self) -> dict[str, object]:
+        """What the candidate's trace shows in place of a run."""
+        return {"verdict_from": "solution pool", "pool_entry": self.entry, "tests_version": self.tests_version}
+
+
+@dataclass(frozen=True)
 class PoolOffer:
-    """What the pool gives one request: programs to verify as candidates, and how close
-    the nearest known-correct program is (None: the pool is empty)."""
+    """What the pool gives one request: programs to add as candidates, how close the
+    nearest known-correct program is (None: the pool is empty), and which programs
+    (offered ones and reference solutions) already passed the current tests, so they
+    need not run again."""
 
     programs: tuple[str, ...] = ()
     nearest_distance: int | None = None
+    verified: dict[str, Verified] = field(default_factory=dict)

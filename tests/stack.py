@@ -269,21 +269,14 @@ class Stack:
 
     def run_steps_then_die(self, request_pk: int, names: list[str]) -> None:
         """Run a request's steps in a fresh process that drops every follow-up message and
-        then kills itself: a worker killed between its commit and its send.
-        `run_enhanced_program` runs every candidate not yet evaluated."""
+        then kills itself: a worker killed between its commit and its send."""
         code = (
             "import os, signal, sys\n"
             "import hint_actors\n"
             "from hint_actors import steps\n"
-            "from models import EnhancedProgram\n"
             "pk = int(sys.argv[1])\n"
             "for name in sys.argv[2:]:\n"
-            "    if name == 'run_enhanced_program':\n"
-            "        todo = EnhancedProgram.select().where((EnhancedProgram.request == pk) & EnhancedProgram.evaluated_at.is_null())\n"
-            "        for candidate in list(todo):\n"
-            "            steps.run_enhanced_program(candidate.id)\n"
-            "    else:\n"
-            "        getattr(steps, name)(pk)\n"
+            "    getattr(steps, name)(pk)\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n"
         )
         args = [sys.executable, "-c", code, str(request_pk), *names]

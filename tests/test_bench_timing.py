@@ -29,7 +29,7 @@ def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, bro
     assert steps and all(s is not None and s.request_id == 77 for s in steps)
     actors = {s.actor for s in steps}
     assert {"run_student_program", "query_for_enhanced_programs", "run_enhanced_program",
-            "add_reflection", "generate_hint", "return_hint"} <= actors
+            "add_reflection", "generate_hint"} <= actors  # no return_hint: no callback URL set
     assert all(s.queue_wait_ms >= 0 and s.work_ms >= 0 for s in steps)
     split = per_step(steps)
     assert list(split)[0] == "run_student_program" and "p99" in split["generate_hint"]["work_ms"]

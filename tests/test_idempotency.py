@@ -244,3 +244,44 @@ def test_the_sweep_resends_only_what_is_missing(client, broker, offline_services
     assert [n.actor for n in sweep.sweep(stall_seconds=60, report_url_set=False)] == ["query_for_enhanced_programs"]
     # Re-sending counts as progress: the next pass leaves the request its STALL_SECONDS.
     assert sweep.sweep(stall_seconds=60, report_url_set=False) == []
+
+
+def test_a_sandbox_failure_is_retried_for_that_candidate_only(client, broker, offline_services, monkeypatch):
+    from hint_core.sandbox import SandboxError, run_program
+
+    ask(client, 8)
+    broker.flush_all()
+    request = Request.get()
+    steps.run_student_program(request.id)
+    assert [n.actor for n in steps.query_for_enhanced_programs(request.id)] == ["run_enhanced_program"]
+    unlucky = EnhancedProgram.select().order_by(EnhancedProgram.index).first().program
+    ran, failures = [], [SandboxError("fork server went away")]
+
+    def sandbox(problem, program):
+        ran.append(program)
+        if program == unlucky and failures:
+            raise failures.pop()
+        return run_program(problem, program)
+
+    monkeypatch.setattr(steps, "run_program", sandbox)
+    with pytest.raises(SandboxError):
+        steps.run_enhanced_program(request.id)  # Dramatiq retries the message
+    waiting = [c.program for c in EnhancedProgram.select().where(EnhancedProgram.evaluated_at.is_null())]
+    assert waiting == [unlucky] and EnhancedProgram.select().count() == 3
+    ran.clear()
+    steps.run_enhanced_program(request.id)  # the retry
+    assert ran == [unlucky]
+    assert EnhancedProgram.select().where(EnhancedProgram.correct == True).count() == 3  # noqa: E712
+
+
+def test_candidates_that_cannot_be_run_count_as_incorrect_and_the_request_goes_on(client, broker, offline_services):
+    ask(client, 9)
+    broker.flush_all()
+    request = Request.get()
+    steps.run_student_program(request.id)
+    steps.query_for_enhanced_programs(request.id)
+    sent = steps.give_up_candidates(request.id, "SandboxError: fork server went away")
+    assert [n.actor for n in sent] == ["generate_hint"]
+    reasons = {c.invalid_reason for c in EnhancedProgram.select()}
+    assert reasons == {"could not be run: SandboxError: fork server went away"}
+    assert EnhancedProgram.select().where(EnhancedProgram.correct == False).count() == 3  # noqa: E712

@@ -90,7 +90,7 @@ def test_request_past_its_deadline_ends_with_one_failed_hint(client, broker, wor
     assert answer["job_finished"] and answer["job_finished_successfully"] is False
     assert "deadline exceeded while waiting for add_reflection" in answer["generation_error_message"]
     assert Hint.select().count() == 1
-    assert [n.actor for n in sent] == ["return_hint"]
+    assert sent == []  # no callback URL configured: polling needs no return_hint message
 
 
 def test_a_step_that_keeps_failing_ends_the_request_with_a_clear_error(client, broker, worker, monkeypatch):
@@ -117,8 +117,7 @@ def test_every_step_is_safe_to_run_twice(client, broker, worker):
     first_hint = Hint.get()
     for step in (steps.run_student_program, steps.query_for_enhanced_programs, steps.add_reflection, steps.generate_hint):
         step(request.id)
-    for candidate in EnhancedProgram.select():
-        steps.run_enhanced_program(candidate.id)
+    steps.run_enhanced_program(request.id)
     assert ProgramEnhancementPhase.select().count() == 1
     assert HintGenerationPhase.select().count() == 1
     assert Hint.select().count() == 1 and Hint.get().id == first_hint.id

@@ -104,7 +104,53 @@ def test_entries_verified_against_older_tests_are_never_offered_as_correct():
     pick = pool_store.pick_candidates(changed, "debug", BUGGY_WHILE, k=3)
     assert pick.offer.nearest_distance is None  # nothing verified against the new tests
     assert pick.offer.programs == (WHILE_FACTORIAL,)  # offered again, to be run
+    assert pick.offer.verified == {}  # and not taken on the pool's word
     assert len(pick.stale_ids) == 1
+
+
+def counting_runs(monkeypatch) -> list[str]:
+    ran: list[str] = []
+
+    def run(problem, program):
+        ran.append(program)
+        return run_program(problem, program)
+
+    monkeypatch.setattr(steps, "run_program", run)
+    return ran
+
+
+def test_programs_the_pool_verified_against_the_current_tests_are_not_run_again(client, broker, worker, monkeypatch):
+    ran = counting_runs(monkeypatch)
+    ask(client, 1, BUGGY_WHILE)  # an empty pool: the reference solutions are run, and join it
+    join(broker)
+    assert sorted(ran) == sorted((BUGGY_WHILE, *FACTORIAL.solutions))
+    assert verified_add(FACTORIAL, WHILE_FACTORIAL)
+    ran.clear()
+
+    ask(client, 2, BUGGY_WHILE.replace("result", "total"))
+    join(broker)
+    assert ran == [BUGGY_WHILE.replace("result", "total")]  # only the student's program ran
+    entries = {r.program: r.id for r in pool_rows()}
+    offered = [p for p in trace(client, 2)["enhanced_programs"] if p["source"] in ("reference", "pool")]
+    assert sorted(p["program"] for p in offered) == sorted((*FACTORIAL.solutions, WHILE_FACTORIAL))
+    for p in offered:
+        assert p["correct"] is True and p["evaluated_at"]
+        assert p["run_result"] == {
+            "verdict_from": "solution pool", "pool_entry": entries[p["program"]], "tests_version": FACTORIAL.tests_version,
+        }
+        assert p["edit_distance"] is not None and p["run_time"] > 0
+    assert trace(client, 2)["hint"]["job_finished_successfully"] is True
+
+
+def test_a_reference_solution_is_vouched_for_by_an_entry_with_its_normal_form():
+    solution = FACTORIAL.solutions[1]  # the loop
+    renamed = "# a student's, other names\n" + solution.replace("result", "product").replace("for i in", "for k in").replace("*= i", "*= k")
+    assert renamed != solution and dedup_key(renamed) == dedup_key(solution)
+    assert verified_add(FACTORIAL, renamed, "student")
+    pick = pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3)
+    entry = SolutionPoolEntry.get()
+    assert pick.offer.verified[solution].entry == entry.id
+    assert pick.offer.programs == ()  # the entry is the reference solution's, offered as such
 
 
 def test_stale_entries_are_reverified_by_the_pipeline_or_dropped(client, broker, worker):
