@@ -17,47 +17,41 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from peewee import IntegrityError, fn
+from peewee import fn
 
 from hint_core.pool import (
     PoolEntry,
     PoolIndex,
     PoolOffer,
     Verified,
-    canonical_tokens,
+    canonical_form,
     dedup_key,
     work_seconds,
 )
 from hint_core.problems import Problem
 from hint_core.sandbox import RunResult
-from models import SolutionPoolEntry, write_transaction
+from models import SolutionPoolEntry
 
 log = logging.getLogger("hint.pool")
 
 
-def add_to_pool(problem: Problem, program: str, run: RunResult, source: str) -> bool:
-    """Keep a program that passed every test; False when it failed or is known already."""
-    if not run.correct or not program.strip():
-        return False
-    key = dedup_key(program)
-    version = problem.tests_version
-    exists = SolutionPoolEntry.select().where(
-        (SolutionPoolEntry.problem_id == problem.id)
-        & (SolutionPoolEntry.tests_version == version)
-        & (SolutionPoolEntry.normalized_hash == key)
-    )
-    if exists.exists():
-        return False
-    try:
-        with write_transaction():
-            SolutionPoolEntry.create(
-                problem_id=problem.id, tests_version=version, normalized_hash=key, program=program,
-                tokens=canonical_tokens(program), run_time=work_seconds(run), source=source,
-            )
-    except IntegrityError:  # the same program, stored a moment ago by another worker
-        return False
-    log.info("problem %s: pool entry added from %s", problem.id, source)
-    return True
+def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]]) -> int:
+    """Keep the programs (program, its run, where it came from) that passed every test;
+    the number that were new (a program already known, up to names and layout, is not)."""
+    rows = {}
+    for program, run, source in runs:
+        if run.correct and program.strip():
+            key, tokens = canonical_form(program)
+            rows.setdefault(key, {
+                "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
+                "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
+            })
+    if not rows:
+        return 0
+    # One statement; a program stored a moment ago by another worker is skipped, not an error.
+    added = SolutionPoolEntry.insert_many(list(rows.values())).on_conflict_ignore().as_rowcount().execute()
+    log.debug("problem %s: %d pool entr(y/ies) added", problem.id, added)
+    return added
 
 
 def _entry(row: SolutionPoolEntry) -> PoolEntry:

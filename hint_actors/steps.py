@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import requests
-from peewee import Expression, IntegrityError, ModelUpdate, fn
+from peewee import Expression, Field, IntegrityError, ModelUpdate, fn
 
 from hint_actors import claims, pool_store
 from hint_actors.reuse_store import find_reusable
@@ -35,7 +35,7 @@ from hint_core.problems import Problem
 from hint_core.prompts import HintContext
 from hint_core.reuse import reuse_key
 from hint_core.sandbox import RunResult, run_program
-from hint_core.selection import Candidate, select_candidate, token_distance
+from hint_core.selection import Candidate, select_candidate, token_distances
 from models import (
     EnhancedProgram,
     Hint,
@@ -77,6 +77,12 @@ def _problem(request: Request) -> Problem:
     return get_services().problems.get(request.problem_id)
 
 
+def _load(request_pk: int, *fields: Field) -> Request:
+    """The request with only the columns a step reads (not the notebook, say)."""
+    columns = (Request.id, Request.request_id, Request.problem_id, Request.hint_type, Request.stage, *fields)
+    return Request.select(*columns).where(Request.id == request_pk).get()
+
+
 def _touch(request_pk: int, **fields: object) -> ModelUpdate:
     return Request.update(updated_at=utcnow(), **fields).where(Request.id == request_pk)
 
@@ -85,27 +91,30 @@ def _touch(request_pk: int, **fields: object) -> ModelUpdate:
 
 
 def run_student_program(request_pk: int) -> list[Next]:
-    request = Request.get_by_id(request_pk)
+    request = _load(request_pk, Request.student_program, Request.student_run_at, Request.student_correct)
     if request.student_run_at is None and request.stage == "pending":
         problem = _problem(request)
         release_connection()  # not needed while the program runs
         result = run_program(problem, request.student_program)
         log.info("request %s: student program %s in %.3fs", request.request_id, result.status, result.run_time)
-        _touch(request_pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()).where(
-            Request.student_run_at.is_null()
-        ).execute()
-        pool_store.add_to_pool(problem, request.student_program, result, "student")
-        request = Request.get_by_id(request_pk)
+        stored = _touch(
+            request_pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()
+        ).where(Request.student_run_at.is_null()).execute()
+        pool_store.add_to_pool(problem, [(request.student_program, result, "student")])
+        if stored:
+            request.student_correct = result.correct
+        else:  # another delivery recorded its run first: go by that one
+            request = _load(request_pk, Request.student_correct)
     if request.student_correct and request.hint_type in ("plan", "debug"):
         return finish(request, ALREADY_CORRECT, explanation="The program passes every test.", engine="tests")
-    return check_barrier(request_pk)
+    return check_barrier(request_pk, request.request_id)
 
 
 # --- step 2: candidate programs ---------------------------------------------------------
 
 
 def query_for_enhanced_programs(request_pk: int) -> list[Next]:
-    request = Request.get_by_id(request_pk)
+    request = _load(request_pk, Request.student_program, Request.enhancement_done_at)
     if request.stage != "pending":
         return []
     attempt = next_enhancement_attempt(request_pk) if request.enhancement_done_at is None else None
@@ -118,8 +127,12 @@ def query_for_enhanced_programs(request_pk: int) -> list[Next]:
         proposal, stale_ids = _propose(request, services, attempt)
         # A cascade's first LLM phase is final only once its programs are verified (settle_enhancement).
         final = attempt > 1 or proposal.record.engine != "openai" or not cascades(services.ai)
-        _store_phase(request, attempt, proposal, final, stale_ids)
-    return candidates_to_run(request_pk) + settle_enhancement(request_pk) + check_barrier(request_pk)
+        if _store_phase(request, attempt, proposal, final, stale_ids):
+            # Just stored, so what is left is known without reading it back.
+            if any(p.program is not None and p.verified is None for p in proposal.programs):
+                return [Next("run_enhanced_program", request_pk)]  # the barrier waits for their verdicts
+            return ([] if final else settle_enhancement(request_pk)) + check_barrier(request_pk, request.request_id)
+    return candidates_to_run(request_pk) + settle_enhancement(request_pk) + check_barrier(request_pk, request.request_id)
 
 
 def candidates_to_run(request_pk: int) -> list[Next]:
@@ -150,9 +163,12 @@ def _propose(request: Request, services: Services, attempt: int) -> tuple[Propos
     return proposal, list(pick.stale_ids)
 
 
-def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool, stale_ids: list[int]) -> None:
+def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool, stale_ids: list[int]) -> bool:
+    """Store the phase and its candidates; False when another delivery stored it first."""
     record = proposal.record
     key = reuse_key(request.problem_id, request.hint_type, request.student_program)
+    vouched = [p.program for p in proposal.programs if p.program is not None and p.verified is not None]
+    distances = dict(zip(vouched, token_distances(request.student_program, vouched), strict=True))
     try:
         with write_transaction():
             phase = ProgramEnhancementPhase.create(
@@ -160,7 +176,10 @@ def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool
             )
             now = utcnow()
             # One INSERT for all candidates (every row has the same keys, as insert_many needs).
-            rows = [_candidate_row(phase, request, index, proposed, now) for index, proposed in enumerate(proposal.programs)]
+            rows = [
+                _candidate_row(phase, request.id, index, proposed, now, distances.get(proposed.program))
+                for index, proposed in enumerate(proposal.programs)
+            ]
             if rows:
                 EnhancedProgram.insert_many(rows).execute()
             _touch(request.id, **({"enhancement_done_at": now} if final else {})).execute()
@@ -170,20 +189,22 @@ def _store_phase(request: Request, attempt: int, proposal: Proposal, final: bool
     except IntegrityError:
         # A duplicate delivery stored its phase first; keep that one.
         log.info("request %s: enhancement phase %d already stored by another delivery", request.request_id, attempt)
-    else:
-        log.info(
-            "request %s: %d candidate(s) from %s %s, attempt %d (%d LLM call(s), %d+%d tokens)",
-            request.request_id, len(proposal.programs), record.engine, record.model or "", attempt,
-            record.llm_calls, record.prompt_tokens, record.completion_tokens,
-        )
+        return False
+    log.info(
+        "request %s: %d candidate(s) from %s %s, attempt %d (%d LLM call(s), %d+%d tokens), %d verified by the pool",
+        request.request_id, len(proposal.programs), record.engine, record.model or "", attempt,
+        record.llm_calls, record.prompt_tokens, record.completion_tokens, len(vouched),
+    )
+    return True
 
 
 def _candidate_row(
-    phase: ProgramEnhancementPhase, request: Request, index: int, proposed: ProposedProgram, now: object
+    phase: ProgramEnhancementPhase, request_pk: int, index: int, proposed: ProposedProgram, now: object,
+    distance: int | None,
 ) -> dict[str, object]:
     """A new candidate: to be run, or already decided (no program, or the pool's verdict)."""
     row = {
-        "phase": phase, "request": request.id, "index": index, "source": proposed.source,
+        "phase": phase, "request": request_pk, "index": index, "source": proposed.source,
         "program": proposed.program, "invalid_reason": proposed.invalid_reason,
         "evaluated_at": None, "correct": None, "run_result": None, "run_time": None, "edit_distance": None,
     }
@@ -192,7 +213,7 @@ def _candidate_row(
     elif proposed.verified is not None:
         row.update(
             evaluated_at=now, correct=True, run_result=proposed.verified.to_dict(), run_time=proposed.verified.run_time,
-            edit_distance=token_distance(request.student_program, proposed.program),
+            edit_distance=distance,
         )
     return row
 
@@ -263,7 +284,7 @@ def run_enhanced_program(request_pk: int) -> list[Next]:
     CPU than running a small program does. A sandbox failure (not anything a program
     does) is raised after the others are recorded, so a retry runs only what is left.
     """
-    request = Request.get_by_id(request_pk)
+    request = _load(request_pk, Request.student_program, Request.enhancement_done_at)
     pending = _unevaluated(request_pk) if request.stage == "pending" else []
     if pending:
         problem = _problem(request)
@@ -271,18 +292,17 @@ def run_enhanced_program(request_pk: int) -> list[Next]:
         outcomes = _run_all(problem, [c.program for c in pending])
         done = [(c, r) for c, r in zip(pending, outcomes, strict=True) if isinstance(r, RunResult)]
         record_candidate_results(request, done)
-        for candidate, result in done:
-            pool_store.add_to_pool(problem, candidate.program, result, candidate.source)
-            log.info(
-                "request %s: candidate %d (%s) %s in %.3fs",
-                request.request_id, candidate.index, candidate.source, result.status, result.run_time,
-            )
+        joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done])
+        log.info(
+            "request %s: candidates %s; %d joined the pool", request.request_id,
+            ", ".join(f"{c.index} ({c.source}) {r.status} in {r.run_time:.3f}s" for c, r in done) or "none run", joined,
+        )
         failed = [r for r in outcomes if not isinstance(r, RunResult)]
         if failed:
             raise failed[0]
     # enhancement_done_at is never unset: once seen, there is nothing left to settle.
     settled = [] if request.enhancement_done_at is not None else settle_enhancement(request_pk)
-    return settled + check_barrier(request_pk)
+    return settled + check_barrier(request_pk, request.request_id)
 
 
 def _run_all(problem: Problem, programs: list[str]) -> list[RunResult | Exception]:
@@ -304,14 +324,15 @@ def record_candidate_results(request: Request, done: list[tuple[EnhancedProgram,
     if not done:
         return
     now = utcnow()
+    distances = token_distances(request.student_program, [c.program or "" for c, _ in done])
     with write_transaction():
-        for candidate, result in done:
+        for (candidate, result), distance in zip(done, distances, strict=True):
             EnhancedProgram.update(
                 evaluated_at=now,
                 correct=result.correct,
                 run_result=result.to_dict(),
                 run_time=work_seconds(result),  # what optimize compares: the program's work, not start-up
-                edit_distance=token_distance(request.student_program, candidate.program or ""),
+                edit_distance=distance,
             ).where((EnhancedProgram.id == candidate.id) & EnhancedProgram.evaluated_at.is_null()).execute()
         _touch(request.id).execute()
 
@@ -349,7 +370,7 @@ def evidence_complete(request_pk: int) -> Expression:
     )
 
 
-def check_barrier(request_pk: int) -> list[Next]:
+def check_barrier(request_pk: int, request_id: int | None = None) -> list[Next]:
     """Claim the hint stage when the evidence is complete; only one caller ever wins.
 
     Every step ends here, so the check and the claim are one conditional UPDATE instead
@@ -360,7 +381,8 @@ def check_barrier(request_pk: int) -> list[Next]:
     ).execute()
     if not claimed:
         return []
-    request_id = Request.select(Request.request_id).where(Request.id == request_pk).scalar()
+    if request_id is None:
+        request_id = Request.select(Request.request_id).where(Request.id == request_pk).scalar()
     log.info("request %s: evidence complete, hint stage claimed", request_id)
     return [Next("generate_hint", request_pk)]
 
@@ -370,12 +392,12 @@ def check_barrier(request_pk: int) -> list[Next]:
 
 def _correct_candidates(request_pk: int) -> list[Candidate]:
     rows = EnhancedProgram.select().where((EnhancedProgram.request == request_pk) & (EnhancedProgram.correct == True))  # noqa: E712
-    return [Candidate(row.id, row.program, row.run_time or 0.0) for row in rows]
+    return [Candidate(row.id, row.program, row.run_time or 0.0, row.edit_distance) for row in rows]
 
 
 def generate_hint(request_pk: int) -> list[Next]:
-    request = Request.get_by_id(request_pk)
-    if Hint.select().where(Hint.request == request_pk).exists():
+    request = _load(request_pk, Request.student_program, Request.student_run)
+    if request.stage == "finished":  # the hint is stored (by a first delivery, or a failure)
         return report(request_pk)
     if request.stage != "hint_claimed":
         return []

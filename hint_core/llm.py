@@ -170,6 +170,9 @@ def make_openai_client(
 
     Retries are ours (with a deadline), so the SDK's own are switched off.
     """
+    # The SDK's HTTP library logs every request at INFO; our own line per call says more.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if azure_endpoint:
         # On Azure the phase's `model` is the deployment name.
         return openai.AzureOpenAI(
@@ -189,24 +192,31 @@ class _Answer:
     raw: dict[str, Any]
 
 
-def _read_completion(response: Any) -> _Answer:
-    """Check the shape of a chat completion; a body that is not one is transient."""
+def _read_completion(body: bytes) -> _Answer:
+    """Check the shape of a chat completion; a body that is not one is transient.
+
+    The JSON body is read directly: it is what the audit trail keeps, and building the
+    SDK's typed objects only to dump them again cost more CPU than the rest of a call.
+    """
     try:
-        choices = response.choices
+        response = json.loads(body)
+    except ValueError as exc:
+        raise MalformedResponse(f"body is not JSON: {type(exc).__name__}") from None
+    try:
+        choices = response["choices"]
         if not isinstance(choices, list) or not choices:
             raise MalformedResponse("no choices")
-        contents = [(c.message.content or "") if c.message is not None else "" for c in choices]
-        finish = [getattr(c, "finish_reason", None) for c in choices]
-        usage = getattr(response, "usage", None)
+        contents = [(c.get("message") or {}).get("content") or "" for c in choices]
+        usage = response.get("usage") or {}
         return _Answer(
             contents=[c if isinstance(c, str) else str(c) for c in contents],
-            finish_reasons=finish,
-            model=getattr(response, "model", None),
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            raw=response.model_dump(mode="json"),
+            finish_reasons=[c.get("finish_reason") for c in choices],
+            model=response.get("model"),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            raw=response,
         )
-    except (AttributeError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedResponse(f"unexpected shape: {type(exc).__name__}") from None
 
 
@@ -277,18 +287,15 @@ class LLMClient:
             attempts += 1
             # One attempt never outlives the phase's deadline.
             timeout = max(0.05, min(phase.timeout_seconds, deadline - time.monotonic()))
-            try:
-                response = self._client.chat.completions.create(
-                    model=phase.model,
-                    messages=messages,
-                    temperature=phase.temperature,
-                    n=n,
-                    max_tokens=phase.max_tokens,
-                    timeout=timeout,
-                )
-            except ValueError as exc:  # the SDK raises JSONDecodeError for a 2xx body that is not JSON
-                raise MalformedResponse(f"body is not JSON: {type(exc).__name__}") from None
-            return _read_completion(response)
+            response = self._client.chat.completions.with_raw_response.create(
+                model=phase.model,
+                messages=messages,
+                temperature=phase.temperature,
+                n=n,
+                max_tokens=phase.max_tokens,
+                timeout=timeout,
+            )
+            return _read_completion(response.content)
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None

@@ -122,18 +122,26 @@ def canonical_source(program: str) -> str | None:
     return None if tree is None else ast.unparse(tree)
 
 
+def canonical_form(program: str) -> tuple[str, list[str]]:
+    """The dedup key and the canonical tokens of a program, from one parse."""
+    source = canonical_source(program)
+    if source is None:
+        tokens = normalized_tokens(program)
+        text = "\x1f".join(tokens)
+    else:
+        tokens, text = code_tokens(source), source
+    return hashlib.sha256(text.encode()).hexdigest(), tokens
+
+
 def canonical_tokens(program: str) -> list[str]:
     """Tokens of the normal form; for text that does not parse, its tokens with every
     name renamed, so that even a syntax error has a distance to every entry."""
-    source = canonical_source(program)
-    return code_tokens(source) if source is not None else normalized_tokens(program)
+    return canonical_form(program)[1]
 
 
 def dedup_key(program: str) -> str:
     """Equal for programs that differ only in comments, docstrings, layout or names."""
-    source = canonical_source(program)
-    text = source if source is not None else "\x1f".join(normalized_tokens(program))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_form(program)[0]
 
 
 def work_seconds(run: RunResult) -> float:

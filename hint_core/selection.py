@@ -57,6 +57,12 @@ def token_distance(a: str, b: str) -> int:
     return Levenshtein.distance(code_tokens(a), code_tokens(b))
 
 
+def token_distances(program: str, others: Sequence[str]) -> list[int]:
+    """token_distance from `program` to each of `others`, tokenizing `program` once."""
+    mine = code_tokens(program)
+    return [Levenshtein.distance(mine, code_tokens(other)) for other in others]
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A verified-correct program and what is known about it."""
@@ -64,6 +70,7 @@ class Candidate:
     key: int  # the EnhancedProgram id, or an index
     program: str
     run_time: float
+    distance: int | None = None  # token_distance to the student's program, when already known
 
 
 def select_candidate(hint_type: str, student_program: str, candidates: Sequence[Candidate]) -> Candidate | None:
@@ -73,4 +80,8 @@ def select_candidate(hint_type: str, student_program: str, candidates: Sequence[
     if hint_type == "optimize":
         return min(candidates, key=lambda c: (c.run_time, c.key))
     student = code_tokens(student_program)
-    return min(candidates, key=lambda c: (Levenshtein.distance(student, code_tokens(c.program)), c.key))
+
+    def distance(c: Candidate) -> int:
+        return c.distance if c.distance is not None else Levenshtein.distance(student, code_tokens(c.program))
+
+    return min(candidates, key=lambda c: (distance(c), c.key))

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from hint_actors import pool_store, steps
 from hint_core.ai_config import PoolConfig
 from hint_core.pool import dedup_key
 from hint_core.problems import ProblemBank
 from hint_core.problems import TestCase as Case
 from hint_core.sandbox import run_program
-from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry
-from tests.conftest import join
+from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry, connect_database, db
+from scripts.migrate import migrate
+from tests.conftest import join, require_service
+from tests.stack import postgres_database
 
 BANK = ProblemBank()
 FACTORIAL = BANK.get("factorial")
@@ -43,7 +47,7 @@ def pool_rows(problem_id="factorial"):
 
 
 def verified_add(problem, program, source="test"):
-    return pool_store.add_to_pool(problem, program, run_program(problem, program), source)
+    return pool_store.add_to_pool(problem, [(program, run_program(problem, program), source)]) == 1
 
 
 def test_a_correct_student_program_joins_the_pool_once(client, broker, worker):
@@ -62,7 +66,7 @@ def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, b
     rows = pool_rows()
     assert sorted(r.program for r in rows) == sorted(FACTORIAL.solutions)
     assert {r.source for r in rows} == {"reference"}
-    assert not pool_store.add_to_pool(FACTORIAL, WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "test")
+    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "test")]) == 0
     assert len(pool_rows()) == len(FACTORIAL.solutions)
 
 
@@ -201,3 +205,36 @@ def test_entries_added_after_the_pool_was_read_are_offered_next_time():
     assert pick.offer.programs == (WHILE_FACTORIAL,) and pick.offer.nearest_distance == 1
     SolutionPoolEntry.delete().execute()  # rows that go away are not offered from memory
     assert pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3).offer.programs == ()
+
+
+@pytest.fixture
+def on_postgres():
+    """The models bound to a fresh PostgreSQL database for one test (then SQLite again)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    previous = db.obj
+    with postgres_database() as url:
+        migrate(url)
+        database = connect_database(url)
+        try:
+            yield
+        finally:
+            database.close_all()
+            db.initialize(previous)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_adding_a_batch_keeps_one_entry_per_normal_form_and_counts_the_new_ones(backend, request):
+    if backend == "postgresql":
+        request.getfixturevalue("on_postgres")
+    passed = run_program(FACTORIAL, WHILE_FACTORIAL)
+    renamed = WHILE_FACTORIAL.replace("result", "product")
+    assert pool_store.add_to_pool(FACTORIAL, [(WHILE_FACTORIAL, passed, "llm")]) == 1
+    batch = [
+        (renamed, passed, "llm"),  # known already, up to names
+        (FACTORIAL.solutions[0], run_program(FACTORIAL, FACTORIAL.solutions[0]), "reference"),
+        ("# again\n" + FACTORIAL.solutions[0], run_program(FACTORIAL, FACTORIAL.solutions[0]), "llm"),  # same batch
+        (WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm"),  # failed: never joins
+    ]
+    assert pool_store.add_to_pool(FACTORIAL, batch) == 1
+    assert sorted(r.program for r in pool_rows()) == sorted([WHILE_FACTORIAL, FACTORIAL.solutions[0]])
+    assert pool_store.add_to_pool(FACTORIAL, batch) == 0
