@@ -316,8 +316,15 @@ def _run_all(problem: Problem, programs: list[str]) -> list[RunResult | Exceptio
 
     if len(programs) == 1:
         return [run(programs[0])]
-    with ThreadPoolExecutor(max_workers=len(programs), thread_name_prefix="candidate") as pool:
-        return list(pool.map(run, programs))
+    return list(_candidate_runner().map(run, programs))
+
+
+@cache
+def _candidate_runner() -> ThreadPoolExecutor:
+    """Threads that wait on sandboxed candidate runs, shared by the worker's threads (a
+    pool per message spent more CPU starting threads than the runs' own bookkeeping);
+    as many as the sandbox server runs at once."""
+    return ThreadPoolExecutor(max_workers=64, thread_name_prefix="candidate")
 
 
 def record_candidate_results(request: Request, done: list[tuple[EnhancedProgram, RunResult]]) -> None:

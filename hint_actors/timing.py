@@ -3,7 +3,11 @@
 Operators grep these lines to see where a slow request spent its time; the benchmark
 (`python -m scripts.bench`) reads them for its per-step split. A line looks like
 
-    step actor=run_enhanced_program request_id=123 arg=45 queue_wait_ms=3.1 work_ms=27.4 retries=0 outcome=ok
+    step actor=run_enhanced_program request_id=123 arg=45 queue_wait_ms=3.1 work_ms=27.4 cpu_ms=4.2 retries=0 outcome=ok
+
+`cpu_ms` is the CPU time of the worker thread that ran the step (not of the programs it
+ran in the sandbox, nor of threads it started): work_ms much larger than cpu_ms means the
+step waited (for the LLM, the sandbox, the database or the GIL).
 
 Messages carry orchestration's `request_id` as a message option: the API tags the first
 messages of a request, and a message sent while another is processed inherits its tag,
@@ -39,11 +43,12 @@ def tagged(request_id: int | None) -> Iterator[None]:
 
 
 def format_line(actor: str, request_id: object, arg: object, queue_wait_ms: float, work_ms: float,
-                retries: int, outcome: str) -> str:
+                cpu_ms: float, retries: int, outcome: str) -> str:
     """The logfmt body of a step line; `scripts.bench_steps.parse_line` reads it back."""
     return (
         f"step actor={actor} request_id={request_id if request_id is not None else '-'} arg={arg} "
-        f"queue_wait_ms={queue_wait_ms:.1f} work_ms={work_ms:.1f} retries={retries} outcome={outcome}"
+        f"queue_wait_ms={queue_wait_ms:.1f} work_ms={work_ms:.1f} cpu_ms={cpu_ms:.1f} retries={retries} "
+        f"outcome={outcome}"
     )
 
 
@@ -58,19 +63,20 @@ class StepTiming(Middleware):
     def before_process_message(self, broker, message):  # noqa: ANN001
         # Both hooks run on the same worker thread, so a thread-local is enough.
         _current.started = time.time()
+        _current.cpu_started = time.thread_time()
         _current.request_id = message.options.get(OPTION)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):  # noqa: ANN001
         started = getattr(_current, "started", None)
         if started is None:
             return
-        ended = time.time()
+        ended, cpu = time.time(), time.thread_time() - _current.cpu_started
         # A retried message keeps its first timestamp; count its wait from when it was due.
         due_ms = message.options.get("eta") or message.message_timestamp
         outcome = "ok" if exception is None else ("failed" if message.failed else "retry")
         log.info(format_line(
             message.actor_name, message.options.get(OPTION), message.args[0] if message.args else "-",
-            max(0.0, started * 1000 - due_ms), (ended - started) * 1000,
+            max(0.0, started * 1000 - due_ms), (ended - started) * 1000, cpu * 1000,
             message.options.get("retries", 0), outcome,
         ))
         _current.started = None

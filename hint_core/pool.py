@@ -23,11 +23,12 @@ import heapq
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
 from hint_core.sandbox import RunResult
-from hint_core.selection import code_tokens, normalized_tokens
+from hint_core.selection import CACHED_PROGRAM_CHARS, code_tokens, normalized_tokens
 
 
 class _BoundNames(ast.NodeVisitor):
@@ -124,6 +125,19 @@ def canonical_source(program: str) -> str | None:
 
 def canonical_form(program: str) -> tuple[str, list[str]]:
     """The dedup key and the canonical tokens of a program, from one parse."""
+    if len(program) <= CACHED_PROGRAM_CHARS:
+        key, tokens = _cached_form(program)
+        return key, list(tokens)
+    return _canonical_form(program)
+
+
+@lru_cache(maxsize=1024)
+def _cached_form(program: str) -> tuple[str, tuple[str, ...]]:
+    key, tokens = _canonical_form(program)
+    return key, tuple(tokens)
+
+
+def _canonical_form(program: str) -> tuple[str, list[str]]:
     source = canonical_source(program)
     if source is None:
         tokens = normalized_tokens(program)

@@ -13,6 +13,7 @@ import re
 import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -23,12 +24,28 @@ _BUILTIN_NAMES = set(dir(builtins))
 _FALLBACK = re.compile(r"\w+|[^\w\s]")
 
 
+# The same programs are tokenized again and again (a student's program by every step,
+# reference solutions and pool entries by every request): remember the usual sizes.
+CACHED_PROGRAM_CHARS = 20_000
+
+
 def code_tokens(program: str) -> list[str]:
     """Python tokens of a program, without comments or blank lines.
 
     Falls back to a plain word/symbol split for text that does not tokenize, so a
     syntax error in the student's program still has a distance to every candidate.
     """
+    if len(program) <= CACHED_PROGRAM_CHARS:
+        return list(_cached_tokens(program))
+    return _tokens(program)
+
+
+@lru_cache(maxsize=1024)
+def _cached_tokens(program: str) -> tuple[str, ...]:
+    return tuple(_tokens(program))
+
+
+def _tokens(program: str) -> list[str]:
     try:
         return [
             tokenize.tok_name[tok.type] if tok.type in _LAYOUT else tok.string

@@ -24,6 +24,7 @@ class StepTime:
     request_id: int | None
     queue_wait_ms: float
     work_ms: float
+    cpu_ms: float | None  # None in lines written before the field existed
     outcome: str
 
 
@@ -40,6 +41,7 @@ def parse_line(line: str) -> StepTime | None:
             request_id=int(rid) if rid.isdigit() else None,
             queue_wait_ms=float(fields["queue_wait_ms"]),
             work_ms=float(fields["work_ms"]),
+            cpu_ms=float(fields["cpu_ms"]) if "cpu_ms" in fields else None,
             outcome=fields.get("outcome", "ok"),
         )
     except (KeyError, ValueError):

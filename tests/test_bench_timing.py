@@ -11,14 +11,14 @@ from tests.test_pipeline_embedded import BUGGY_FACTORIAL, ask
 
 
 def test_a_line_reads_back():
-    line = "2026-01-01 00:00:00,000 INFO hint.timing [1] " + format_line("generate_hint", 42, 7, 3.25, 120.0, 0, "ok")
+    line = "2026-01-01 00:00:00,000 INFO hint.timing [1] " + format_line("generate_hint", 42, 7, 3.25, 120.0, 4.5, 0, "ok")
     step = parse_line(line)
     assert step is not None
-    assert (step.actor, step.request_id, step.queue_wait_ms, step.work_ms, step.outcome) == (
-        "generate_hint", 42, 3.2, 120.0, "ok"
+    assert (step.actor, step.request_id, step.queue_wait_ms, step.work_ms, step.cpu_ms, step.outcome) == (
+        "generate_hint", 42, 3.2, 120.0, 4.5, "ok"
     )
     assert parse_line("INFO hint.steps request 42: hint written") is None
-    assert parse_line(format_line("return_hint", None, 7, 1, 1, 0, "ok")).request_id is None
+    assert parse_line(format_line("return_hint", None, 7, 1, 1, 1, 0, "ok")).request_id is None
 
 
 def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, broker, worker, caplog):
@@ -30,6 +30,6 @@ def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, bro
     actors = {s.actor for s in steps}
     assert {"run_student_program", "query_for_enhanced_programs", "run_enhanced_program",
             "add_reflection", "generate_hint"} <= actors  # no return_hint: no callback URL set
-    assert all(s.queue_wait_ms >= 0 and s.work_ms >= 0 for s in steps)
+    assert all(s.queue_wait_ms >= 0 and s.work_ms >= 0 and 0 <= s.cpu_ms <= s.work_ms + 1 for s in steps)
     split = per_step(steps)
     assert list(split)[0] == "run_student_program" and "p99" in split["generate_hint"]["work_ms"]

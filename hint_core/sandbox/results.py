@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hint_core.problems import Compare, Problem, TestCase
@@ -83,9 +83,12 @@ class RunResult:
         return self.error
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["first_failure"] = self.first_failure_text()
-        return data
+        # Field by field: dataclasses.asdict deep-copies every value, and it showed in profiles.
+        return {
+            "correct": self.correct, "status": self.status, "tests": [dict(vars(t)) for t in self.tests],
+            "output": self.output, "error": self.error, "run_time": self.run_time, "cpu_time": self.cpu_time,
+            "first_failure": self.first_failure_text(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
