@@ -20,9 +20,7 @@ import os
 import socket
 import threading
 
-from peewee import IntegrityError
-
-from models import StepClaim, utcnow, write_transaction
+from models import StepClaim, utcnow
 
 log = logging.getLogger("hint.claims")
 
@@ -56,10 +54,11 @@ def claim(request_pk: int, step: str, ttl_seconds: float, attempt: int = 1) -> b
     now = utcnow()
     expires = now + dt.timedelta(seconds=ttl_seconds)
     me = holder()
-    try:
-        with write_transaction():
-            StepClaim.create(request=request_pk, step=step, attempt=attempt, holder=me, claimed_at=now, expires_at=expires)
-    except IntegrityError:
+    # One statement: a claim already there (live or not) leaves this insert a no-op.
+    inserted = StepClaim.insert(
+        request=request_pk, step=step, attempt=attempt, holder=me, claimed_at=now, expires_at=expires
+    ).on_conflict_ignore().as_rowcount().execute()
+    if not inserted:
         previous = StepClaim.get_or_none(_key(request_pk, step, attempt))
         taken = (
             StepClaim.update(holder=me, claimed_at=now, expires_at=expires, takeovers=StepClaim.takeovers + 1)

@@ -429,9 +429,9 @@ def generate_hint(request_pk: int) -> list[Next]:
     draft = write_hint(services, ctx, selected.run_time if selected else None, request.request_id)
     try:
         with write_transaction():
-            attempt = HintGenerationPhase.select().where(HintGenerationPhase.request == request_pk).count() + 1
+            # The phase and the hint commit together, so a request has one phase at most.
             HintGenerationPhase.create(
-                request=request_pk, attempt=attempt, selected_program=selected.key if selected else None,
+                request=request_pk, attempt=1, selected_program=selected.key if selected else None,
                 explanation=draft.explanation, hint=draft.hint, notes=draft.notes, completed_at=utcnow(),
                 **draft.record.__dict__,
             )

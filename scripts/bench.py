@@ -53,10 +53,12 @@ def _ingest_rows(r: dict[str, Any]) -> list[Row]:
 def _step_rows(sec: str, steps: dict[str, Any]) -> list[Row]:
     rows = []
     for actor, split in steps.items():
-        wait, work = split["queue_wait_ms"], split["work_ms"]
+        wait, work, cpu = split["queue_wait_ms"], split["work_ms"], split.get("cpu_ms") or {}
         rows.append(Row(sec, f"  {actor} (n={work['n']}) queue wait p50/p99",
                         f"{fmt(wait['p50'])}/{fmt(wait['p99'])} ms"))
         rows.append(Row(sec, f"  {actor} work p50/p99", f"{fmt(work['p50'])}/{fmt(work['p99'])} ms"))
+        if cpu.get("n"):
+            rows.append(Row(sec, f"  {actor} CPU p50/p99", f"{fmt(cpu['p50'])}/{fmt(cpu['p99'])} ms"))
     return rows
 
 
@@ -92,6 +94,7 @@ def _llm_rows(r: dict[str, Any]) -> list[Row]:
         Row(sec, "LLM wait added over the CPU floor", fmt(r["total_s"] - r["cpu_floor_s"], " s", 2),
             f"ideal {fmt(r['ideal_s'], ' s', 1)}", fmt(ratio(r["total_s"] - r["cpu_floor_s"], r["ideal_s"]), "x", 2)),
         Row(sec, "LLM calls made (2 per request expected)", str(r["llm_calls"])),
+        Row(sec, "worker thread CPU per request (sum of its steps)", fmt(r.get("cpu_per_request_ms"), " ms")),
         Row(sec, "per-request latency p50/p99", f"{fmt(r['latency_s']['p50'], '', 2)}/{fmt(r['latency_s']['p99'], ' s', 2)}"),
     ]
 

@@ -21,7 +21,7 @@ import requests
 from scripts.bench_load import Client, LoadResult, fixed_rate, saturate
 from scripts.bench_stack import BenchStack, add_reflection_body, add_request_body, bench_stack
 from scripts.bench_stats import summary
-from scripts.bench_steps import StepTime, per_step, read_steps
+from scripts.bench_steps import StepTime, cpu_per_request, per_step, read_steps
 from tests.stack import ROOT, free_port
 
 ADD_REQUEST = "/ai_hint/add_request/"
@@ -238,6 +238,7 @@ def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
             "ideal_s": ideal,
             "ratio_to_ideal": burst["total_s"] / ideal,
             "cpu_floor_s": floor["total_s"],
+            "cpu_per_request_ms": cpu_per_request(steps, set(request_ids)),
             "steps": _split(steps),
         }
 

@@ -59,8 +59,14 @@ def read_steps(paths: Iterable[Path], request_ids: set[int] | None = None) -> li
     return out
 
 
+def cpu_per_request(steps: Iterable[StepTime], request_ids: set[int]) -> float | None:
+    """Mean worker-thread CPU milliseconds a request's steps took, summed over its steps."""
+    cpu = [s.cpu_ms for s in steps if s.request_id in request_ids and s.cpu_ms is not None]
+    return sum(cpu) / len(request_ids) if cpu and request_ids else None
+
+
 def per_step(steps: Iterable[StepTime]) -> dict[str, dict[str, dict[str, float]]]:
-    """{actor: {"queue_wait_ms": summary, "work_ms": summary}} in pipeline order."""
+    """{actor: {"queue_wait_ms": summary, "work_ms": summary, "cpu_ms": summary}} in pipeline order."""
     by_actor: dict[str, list[StepTime]] = {}
     for step in steps:
         by_actor.setdefault(step.actor, []).append(step)
@@ -69,6 +75,7 @@ def per_step(steps: Iterable[StepTime]) -> dict[str, dict[str, dict[str, float]]
         actor: {
             "queue_wait_ms": summary([s.queue_wait_ms for s in by_actor[actor]]),
             "work_ms": summary([s.work_ms for s in by_actor[actor]]),
+            "cpu_ms": summary([s.cpu_ms for s in by_actor[actor] if s.cpu_ms is not None]),
         }
         for actor in ordered
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from hint_actors.timing import format_line
-from scripts.bench_steps import parse_line, per_step
+from scripts.bench_steps import StepTime, cpu_per_request, parse_line, per_step
 from tests.conftest import join
 from tests.test_pipeline_embedded import BUGGY_FACTORIAL, ask
 
@@ -33,3 +33,10 @@ def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, bro
     assert all(s.queue_wait_ms >= 0 and s.work_ms >= 0 and 0 <= s.cpu_ms <= s.work_ms + 1 for s in steps)
     split = per_step(steps)
     assert list(split)[0] == "run_student_program" and "p99" in split["generate_hint"]["work_ms"]
+
+
+def test_cpu_per_request_sums_each_requests_steps():
+    steps = [StepTime("run_student_program", 1, 0.0, 10.0, 2.0, "ok"), StepTime("generate_hint", 1, 0.0, 900.0, 3.0, "ok"),
+             StepTime("run_student_program", 2, 0.0, 5.0, 1.0, "ok"), StepTime("generate_hint", 3, 0.0, 5.0, 70.0, "ok")]
+    assert cpu_per_request(steps, {1, 2}) == 3.0  # (2 + 3 + 1) / 2 requests; request 3 is not asked about
+    assert cpu_per_request(steps, {4}) is None
