@@ -107,3 +107,11 @@ def test_a_scenario_is_retried_once_and_the_retry_is_shown(monkeypatch):
     assert figures["retried_after"] == ["ConnectionError: server closed the connection unexpectedly"]
     rows = bench.table({"sandbox": figures})
     assert rows[-1].figure == "run again after a failed attempt"
+
+
+def test_the_llm_bound_figure_is_the_median_burst():
+    from scripts.bench_scenarios import median_burst
+
+    bursts = [({"total_s": 12.0}, "a", 400), ({"total_s": 9.0}, "b", 400), ({"total_s": 10.0}, "c", 398)]
+    assert median_burst(bursts) == ({"total_s": 10.0}, "c", 398)
+    assert median_burst(bursts[:1]) == bursts[0]
