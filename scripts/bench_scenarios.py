@@ -50,7 +50,7 @@ class Config:
     # The LLM-bound burst is repeated on the same stack and its median reported: on a
     # shared 2-core machine one burst's total swings by a second or two either way.
     llm_bursts: int = 3
-    priority_rate: float = 20.0
+    priority_rate: float = 40.0  # above what 2x32 workers finish (about 25/s here), so a backlog builds
     priority_seconds: float = 10.0
     sandbox_runs: int = 40
 
