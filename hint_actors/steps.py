@@ -274,7 +274,10 @@ def settle_enhancement(request_pk: int) -> list[Next]:
 
 
 def _unevaluated(request_pk: int) -> list[EnhancedProgram]:
-    return list(EnhancedProgram.select().where((EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()))
+    columns = (EnhancedProgram.id, EnhancedProgram.index, EnhancedProgram.source, EnhancedProgram.program)
+    return list(
+        EnhancedProgram.select(*columns).where((EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null())
+    )
 
 
 def run_enhanced_program(request_pk: int) -> list[Next]:
@@ -398,7 +401,8 @@ def check_barrier(request_pk: int, request_id: int | None = None) -> list[Next]:
 
 
 def _correct_candidates(request_pk: int) -> list[Candidate]:
-    rows = EnhancedProgram.select().where((EnhancedProgram.request == request_pk) & (EnhancedProgram.correct == True))  # noqa: E712
+    columns = (EnhancedProgram.id, EnhancedProgram.program, EnhancedProgram.run_time, EnhancedProgram.edit_distance)
+    rows = EnhancedProgram.select(*columns).where((EnhancedProgram.request == request_pk) & (EnhancedProgram.correct == True))  # noqa: E712
     return [Candidate(row.id, row.program, row.run_time or 0.0, row.edit_distance) for row in rows]
 
 
