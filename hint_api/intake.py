@@ -15,7 +15,7 @@ from typing import Any
 
 from peewee import IntegrityError
 
-from models import HINT_TYPES, Reflection, Request, utcnow, write_transaction
+from models import HINT_TYPES, Reflection, Request, utcnow
 
 MAX_PROGRAM_CHARS = 100_000
 MAX_REFLECTION_CHARS = 10_000
@@ -121,17 +121,17 @@ def store_request(
     now = utcnow()
     # Insert first: a new request (nearly every call) then costs one statement, not a
     # lookup and an insert; the unique request_id tells a repeated call from a new one.
+    # One statement needs no explicit transaction: it commits or fails as a whole.
     try:
-        with write_transaction():
-            created = Request.create(
-                request_id=request_id,
-                payload_hash=digest,
-                created_at=now,
-                updated_at=now,
-                reflection_deadline_at=now + dt.timedelta(seconds=reflection_wait_seconds),
-                deadline_at=now + dt.timedelta(seconds=deadline_seconds),
-                **fields,
-            )
+        created = Request.create(
+            request_id=request_id,
+            payload_hash=digest,
+            created_at=now,
+            updated_at=now,
+            reflection_deadline_at=now + dt.timedelta(seconds=reflection_wait_seconds),
+            deadline_at=now + dt.timedelta(seconds=deadline_seconds),
+            **fields,
+        )
         return Stored(created, True)
     except IntegrityError:  # stored before: by an earlier call, or a concurrent one just now
         existing = Request.get_or_none(Request.request_id == request_id)
@@ -143,13 +143,12 @@ def store_request(
 
 
 def store_reflection(request_id: int, fields: dict[str, str]) -> Stored:
-    request = Request.get_or_none(Request.request_id == request_id)
+    request = Request.select(Request.id, Request.request_id).where(Request.request_id == request_id).first()
     if request is None:
         raise IntakeError(f"no request with request_id {request_id}", status=404)
     digest = _digest(fields)
     try:
-        with write_transaction():
-            Reflection.create(request=request, payload_hash=digest, **fields)
+        Reflection.create(request=request, payload_hash=digest, **fields)
         return Stored(request, True)
     except IntegrityError:
         existing = Reflection.get(Reflection.request == request)
