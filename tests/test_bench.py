@@ -115,3 +115,10 @@ def test_the_llm_bound_figure_is_the_median_burst():
     bursts = [({"total_s": 12.0}, "a", 400), ({"total_s": 9.0}, "b", 400), ({"total_s": 10.0}, "c", 398)]
     assert median_burst(bursts) == ({"total_s": 10.0}, "c", 398)
     assert median_burst(bursts[:1]) == bursts[0]
+
+
+def test_the_ingest_latency_is_the_median_window():
+    from scripts.bench_scenarios import median_window
+
+    windows = [{"latency_ms": {"p99": p}, "tag": t} for p, t in ((9.0, "a"), (140.0, "b"), (11.0, "c"))]
+    assert median_window(windows)["tag"] == "c"
