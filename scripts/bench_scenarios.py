@@ -22,7 +22,7 @@ from scripts.bench_load import Client, LoadResult, fixed_rate, saturate
 from scripts.bench_stack import BenchStack, add_reflection_body, add_request_body, bench_stack
 from scripts.bench_stats import summary
 from scripts.bench_steps import StepTime, cpu_per_request, per_step, read_steps
-from tests.stack import ROOT, free_port
+from tests.stack import ROOT, free_port, purge_queue
 
 ADD_REQUEST = "/ai_hint/add_request/"
 ADD_REFLECTION = "/ai_hint/add_reflection/"
@@ -169,6 +169,10 @@ def ingest(cfg: Config, ids: Ids) -> dict[str, Any]:
             out["trivial_fixed"] = _load_figures(fixed_rate(trivial_url, trivial_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3))
             windows = []
             for _ in range(cfg.ingest_windows):
+                # No worker consumes: start each window with the queue as empty as a
+                # consumed one would be (a queue tens of thousands deep slows RabbitMQ's
+                # confirms, which is a backlog's cost, not the API's).
+                purge_queue(stack.stack.env["TASK_QUEUE"])
                 windows.append(_load_figures(fixed_rate(api_url, api_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3)))
                 pool = pool[count:]
             out["api_fixed"] = median_window(windows)
