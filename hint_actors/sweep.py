@@ -70,9 +70,10 @@ def _resend(request: Request, now: dt.datetime) -> list[Next]:
     out = []
     if request.student_run_at is None:
         out.append(Next("run_student_program", request.id))
-    if request.enhancement_done_at is not None:
-        out += steps.candidates_to_run(request.id)
-    elif not claims.live(request.id, "query_for_enhanced_programs", now=now):
+    # Candidates stored and not run (their message was lost): run them, also while a
+    # cascade's first phase waits for their verdicts (its claim outlives the LLM call).
+    out += steps.candidates_to_run(request.id)
+    if request.enhancement_done_at is None and not claims.live(request.id, "query_for_enhanced_programs", now=now):
         out.append(Next("query_for_enhanced_programs", request.id))
     # The evidence may be complete with nobody left to notice (the message that would
     # have claimed the hint stage was lost): claim it here.

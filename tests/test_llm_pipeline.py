@@ -4,14 +4,15 @@ Each test asserts how many LLM calls were made and how the request ended."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 
 import pytest
 
-from hint_actors import steps
+from hint_actors import steps, sweep
 from hint_core.engines import Services
-from models import EnhancedProgram, HintGenerationPhase, ProgramEnhancementPhase, Request
+from models import EnhancedProgram, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
 from settings import get_settings
 from tests.conftest import join
 from tests.fake_openai import Behaviour, contents, malformed, status
@@ -257,3 +258,19 @@ def test_reuse_is_off_with_a_zero_window_and_never_crosses_hint_types(client, br
     join(broker)
     assert len(fake_llm.prompts("program")) == 3
     assert {p.engine for p in ProgramEnhancementPhase.select()} == {"openai"}
+
+
+def test_the_sweep_runs_a_cascades_candidates_whose_message_was_lost(client, broker, llm, fake_llm):
+    configure(llm, cheap_model="cheap-model")
+    ask(client, 15, BUGGY)
+    broker.flush_all()  # the steps are driven by hand below
+    request = Request.get()
+    steps.run_student_program(request.id)
+    # The cheaper model's phase is stored; its claim stays live long after the call...
+    assert [n.actor for n in steps.query_for_enhanced_programs(request.id)] == ["run_enhanced_program"]
+    # ... and the message that would run its candidates is lost.
+    Request.update(updated_at=utcnow() - dt.timedelta(seconds=61)).execute()
+    assert [n.actor for n in sweep.sweep(stall_seconds=60, report_url_set=False)] == ["run_enhanced_program"]
+    steps.run_enhanced_program(request.id)
+    assert Request.get().enhancement_done_at is not None  # the cheaper model's program passed
+    assert models_asked(fake_llm) == ["cheap-model"]
