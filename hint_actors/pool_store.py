@@ -50,7 +50,7 @@ def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]]) ->
         return 0
     # One statement; a program stored a moment ago by another worker is skipped, not an error.
     added = SolutionPoolEntry.insert_many(list(rows.values())).on_conflict_ignore().as_rowcount().execute()
-    log.debug("problem %s: %d pool entr(y/ies) added", problem.id, added)
+    log.debug("problem %s: %d new pool entries", problem.id, added)
     return added
 
 

@@ -317,8 +317,6 @@ def _run_all(problem: Problem, programs: list[str]) -> list[RunResult | Exceptio
         except Exception as exc:  # noqa: BLE001 - reported to the caller, which raises it
             return exc
 
-    if len(programs) == 1:
-        return [run(programs[0])]
     return list(_candidate_runner().map(run, programs))
 
 
@@ -326,7 +324,7 @@ def _run_all(problem: Problem, programs: list[str]) -> list[RunResult | Exceptio
 def _candidate_runner() -> ThreadPoolExecutor:
     """Threads that wait on sandboxed candidate runs, shared by the worker's threads (a
     pool per message spent more CPU starting threads than the runs' own bookkeeping);
-    as many as the sandbox server runs at once."""
+    as many as the sandbox server runs at once (its 64 slots)."""
     return ThreadPoolExecutor(max_workers=64, thread_name_prefix="candidate")
 
 
