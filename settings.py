@@ -1,155 +1,261 @@
 """The one settings object, read from the environment (and `.env.local` / `.env` when present).
 
-Every variable is documented in `.env.example`. With nothing set the service runs on its
-embedded defaults: SQLite in `var/`, an in-process broker and the LLM-free engine.
+Every variable the service reads is read here, once, and documented in `.env.example`.
+A bad value stops the process at start with a message naming the variable; a variable
+that looks like one of ours but is not (`DATABSE_URL`) is reported by
+`unknown_variables`. With nothing set the service runs on its embedded defaults: SQLite
+in `var/`, an in-process broker and the LLM-free engine.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from dotenv import load_dotenv
 
+from hint_core.errors import ConfigError
+from hint_core.lifecycle import Step
+from hint_core.sandbox.local import ALL_LAYERS
+
 ROOT = Path(__file__).resolve().parent
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-class SettingsError(ValueError):
-    pass
+# Later steps run first, so requests already started finish before new ones begin.
+DEFAULT_PRIORITIES: Mapping[Step, int] = {
+    Step.RUN_STUDENT_PROGRAM: 1,
+    Step.QUERY_FOR_ENHANCED_PROGRAMS: 1,
+    Step.RUN_ENHANCED_PROGRAM: 2,
+    Step.ADD_REFLECTION: 2,
+    Step.GENERATE_HINT: 3,
+    Step.RETURN_HINT: 4,
+}
 
-
-def _int(env: dict[str, str], name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+# A variable starting with one of these is meant for this service: one that is not read
+# is most likely a typo, and is reported at start.
+OUR_PREFIXES = (
+    "DATABASE_", "DB_", "HINT_", "RABBITMQ_", "QUEUE_", "TASK_", "OPENAI_", "AZURE_OPENAI_", "AI_CONFIG",
+    "SANDBOX_", "BACKEND_ORCHESTRATION_", "PROBLEM_", "REFLECTION_", "REQUEST_", "SWEEP_", "STALL_", "LEASE_",
+    "LOG_", "WORKER_",
+) + tuple(f"{step.upper()}_" for step in Step)
 
 
-def _database_url(env: dict[str, str]) -> str:
-    if env.get("DATABASE_URL"):
-        return env["DATABASE_URL"]
-    if env.get("DB_NAME"):
-        user = env.get("DB_USER") or env.get("DB_USERNAME") or "postgres"
-        password = env.get("DB_PASSWORD", "")
+class SettingsError(ConfigError):
+    """A variable has a bad value; the message names it."""
+
+
+class _Reader:
+    """Typed access to the environment that remembers every name it was asked for."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.read: set[str] = set()
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        self.read.add(name)
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def int(self, name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        for choice in choices:
+            if raw.lower() == choice.lower():
+                return choice
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+    def layers(self, name: str) -> frozenset[str]:
+        names = {n.strip().lower() for n in (self.text(name) or "").split(",") if n.strip()}
+        if "all" in names:
+            names = (names - {"all"}) | set(ALL_LAYERS)
+        unknown = names - set(ALL_LAYERS)
+        if unknown:
+            raise SettingsError(
+                f"{name}: unknown sandbox layer(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL_LAYERS)}, all"
+            )
+        return frozenset(names)
+
+    def url(self, name: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+        value = self.text(name)
+        if value is not None and (urlsplit(value).scheme not in schemes or not urlsplit(value).netloc):
+            raise SettingsError(f"{name} must be an {' or '.join(schemes)} URL, got {value!r}")
+        return value
+
+
+def _database_url(r: _Reader) -> str:
+    # HINT_BACKEND_DATABASE_URL is the original hint backend's name for the same thing.
+    url = r.text("DATABASE_URL") or r.text("HINT_BACKEND_DATABASE_URL")
+    parts = {name: r.text(name) for name in ("DB_NAME", "DB_USER", "DB_USERNAME", "DB_PASSWORD", "DB_HOST", "DB_PORT")}
+    if url:
+        if urlsplit(url).scheme not in ("sqlite", "postgres", "postgresql"):
+            raise SettingsError(f"DATABASE_URL must start with postgresql:// or sqlite:///, got {url.split(':')[0]!r}")
+        return url
+    if parts["DB_NAME"]:
+        user = parts["DB_USER"] or parts["DB_USERNAME"] or "postgres"
+        password = parts["DB_PASSWORD"] or ""
+        # Percent-encoded here, decoded again by database.make_database: a password may hold @ : /
         auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
-        host = env.get("DB_HOST", "127.0.0.1")
-        port = env.get("DB_PORT", "5432")
-        return f"postgresql://{auth}@{host}:{port}/{env['DB_NAME']}"
+        port = r.int("DB_PORT", 5432, 1, 65535)
+        return f"postgresql://{auth}@{parts['DB_HOST'] or '127.0.0.1'}:{port}/{quote(parts['DB_NAME'], safe='')}"
     return f"sqlite:///{ROOT / 'var' / 'hint.db'}"
 
 
-def _rabbitmq_url(env: dict[str, str]) -> str | None:
-    if env.get("RABBITMQ_URL"):
-        return env["RABBITMQ_URL"]
-    if env.get("RABBITMQ_HOST"):
-        return f"amqp://guest:guest@{env['RABBITMQ_HOST']}:5672/"
+def _rabbitmq_url(r: _Reader) -> str | None:
+    url = r.url("RABBITMQ_URL", ("amqp", "amqps"))
+    host = r.text("RABBITMQ_HOST")
+    if url:
+        return url
+    if host:
+        return f"amqp://guest:guest@{host}:5672/"
     return None
 
 
 @dataclass(frozen=True)
-class Priorities:
-    """RabbitMQ message priorities per step (higher runs first, at most the queue maximum)."""
-
-    run_student_program: int = 1
-    query_for_enhanced_programs: int = 1
-    run_enhanced_program: int = 2
-    add_reflection: int = 2
-    generate_hint: int = 3
-    return_hint: int = 4
-
-
-@dataclass(frozen=True)
 class Settings:
-    database_url: str
+    # Where things are stored and queued.
+    database_url: str = field(repr=False)  # may hold a password: see `database_label`
     db_max_connections: int
-    rabbitmq_url: str | None  # None: the in-process broker
+    rabbitmq_url: str | None = field(repr=False)  # None: the in-process broker
     task_queue: str
     queue_max_priority: int
-    priorities: Priorities
-    worker_threads: int
+    priorities: Mapping[Step, int]
+    worker_threads: int  # of the embedded worker
+    # The LLM.
     openai_api_key: str | None = field(repr=False)
     openai_base_url: str | None
     azure_openai_endpoint: str | None
     openai_api_version: str | None
     ai_config_path: Path
+    # Problems, program runs, and orchestration.
     problem_bank_dir: Path
     problems_url: str | None
     save_hint_url: str | None
     callback_token: str | None = field(repr=False)
+    sandbox_require: frozenset[str]
+    sandbox_disable: frozenset[str]
+    sandbox_uid_base: int
+    sandbox_tmp_dir: Path | None
+    # The API.
     hint_api_token: str | None = field(repr=False)
+    port: int
+    log_level: str
+    # Timing.
     reflection_wait_seconds: float
     request_deadline_seconds: float
     sweep_interval_seconds: float
     stall_seconds: float
-    port: int
-    log_level: str
+    lease_seconds: float
+    # Names of variables that look like ours and are not read (typos); warned about at start.
+    unknown_variables: tuple[str, ...] = ()
 
     @property
     def embedded_broker(self) -> bool:
         return self.rabbitmq_url is None
 
+    @property
+    def database_label(self) -> str:
+        """The database for a log line: scheme, host and name, never the password."""
+        parts = urlsplit(self.database_url)
+        if parts.scheme == "sqlite":
+            return f"sqlite:{parts.path}"
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 5432}{parts.path}"
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Build settings from a mapping (the process environment by default)."""
-    if env is None:
-        # .env.local wins over .env; neither overrides what the environment already says.
-        load_dotenv(ROOT / ".env.local")
-        load_dotenv(ROOT / ".env")
-        env = dict(os.environ)
-    max_priority = _int(env, "QUEUE_MAX_PRIORITY", 5, 1, 255)
-    defaults = Priorities()
-    priorities = Priorities(
-        **{
-            name: _int(env, f"{name.upper()}_PRIORITY", min(getattr(defaults, name), max_priority), 0, max_priority)
-            for name in Priorities.__dataclass_fields__
-        }
-    )
-    return Settings(
-        database_url=_database_url(env),
-        db_max_connections=_int(env, "DB_MAX_CONNECTIONS", 8, 1),
-        rabbitmq_url=_rabbitmq_url(env),
-        task_queue=env.get("TASK_QUEUE") or "task_queue",
+    def priority(self, step: Step) -> int:
+        return self.priorities[step]
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line, a message or a response."""
+        values = [self.openai_api_key, self.callback_token, self.hint_api_token]
+        values += [urlsplit(u).password for u in (self.database_url, self.rabbitmq_url or "")]
+        return tuple(v for v in values if v)
+
+
+def read_environment() -> dict[str, str]:
+    """The process environment, completed by `.env.local` then `.env` (neither overrides
+    what the environment already says)."""
+    load_dotenv(ROOT / ".env.local")
+    load_dotenv(ROOT / ".env")
+    return dict(os.environ)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from a mapping (the process environment, see read_environment, by default)."""
+    r = _Reader(read_environment() if env is None else env)
+    max_priority = r.int("QUEUE_MAX_PRIORITY", 5, 1, 255)
+    priorities = {
+        step: r.int(f"{step.upper()}_PRIORITY", min(DEFAULT_PRIORITIES[step], max_priority), 0, max_priority)
+        for step in Step
+    }
+    tmp_dir = r.text("SANDBOX_TMP_DIR")
+    settings = Settings(
+        database_url=_database_url(r),
+        db_max_connections=r.int("DB_MAX_CONNECTIONS", 8, 1, 1000),
+        rabbitmq_url=_rabbitmq_url(r),
+        task_queue=r.text("TASK_QUEUE", "task_queue"),
         queue_max_priority=max_priority,
         priorities=priorities,
-        worker_threads=_int(env, "WORKER_THREADS", 8, 1),
-        openai_api_key=env.get("OPENAI_API_KEY") or None,
-        openai_base_url=env.get("OPENAI_BASE_URL") or None,
-        azure_openai_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
-        openai_api_version=env.get("OPENAI_API_VERSION") or None,
-        ai_config_path=Path(env.get("AI_CONFIG_PATH") or ROOT / "ai_config" / "ai_config.yaml"),
-        problem_bank_dir=Path(env.get("PROBLEM_BANK_DIR") or ROOT / "hint_core" / "problem_bank"),
-        problems_url=env.get("BACKEND_ORCHESTRATION_GET_PROBLEMS_URL") or None,
-        save_hint_url=env.get("BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL") or None,
-        callback_token=env.get("BACKEND_ORCHESTRATION_TOKEN") or None,
-        hint_api_token=env.get("HINT_API_TOKEN") or None,
-        reflection_wait_seconds=_float(env, "REFLECTION_WAIT_SECONDS", 60.0),
-        request_deadline_seconds=_float(env, "REQUEST_DEADLINE_SECONDS", 600.0),
-        sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
-        stall_seconds=_float(env, "STALL_SECONDS", 60.0),
-        port=_int(env, "PORT", 8001, 1, 65535),
-        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        worker_threads=r.int("WORKER_THREADS", 8, 1, 1024),
+        openai_api_key=r.text("OPENAI_API_KEY"),
+        openai_base_url=r.url("OPENAI_BASE_URL"),
+        azure_openai_endpoint=r.url("AZURE_OPENAI_ENDPOINT"),
+        openai_api_version=r.text("OPENAI_API_VERSION"),
+        ai_config_path=Path(r.text("AI_CONFIG_PATH") or ROOT / "ai_config" / "ai_config.yaml"),
+        problem_bank_dir=Path(r.text("PROBLEM_BANK_DIR") or ROOT / "hint_core" / "problem_bank"),
+        problems_url=r.url("BACKEND_ORCHESTRATION_GET_PROBLEMS_URL"),
+        save_hint_url=r.url("BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL"),
+        callback_token=r.text("BACKEND_ORCHESTRATION_TOKEN"),
+        sandbox_require=r.layers("SANDBOX_REQUIRE"),
+        sandbox_disable=r.layers("SANDBOX_DISABLE"),
+        sandbox_uid_base=r.int("SANDBOX_UID_BASE", 40000, 1000, 2**31 - 100_000),
+        sandbox_tmp_dir=Path(tmp_dir) if tmp_dir else None,
+        hint_api_token=r.text("HINT_API_TOKEN"),
+        port=r.int("PORT", 8001, 1, 65535),
+        log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+        reflection_wait_seconds=r.seconds("REFLECTION_WAIT_SECONDS", 60.0),
+        request_deadline_seconds=r.seconds("REQUEST_DEADLINE_SECONDS", 600.0),
+        sweep_interval_seconds=r.seconds("SWEEP_INTERVAL_SECONDS", 5.0),
+        stall_seconds=r.seconds("STALL_SECONDS", 60.0),
+        lease_seconds=r.seconds("LEASE_SECONDS", 15.0),
     )
+    if settings.sandbox_require & settings.sandbox_disable:
+        both = ", ".join(sorted(settings.sandbox_require & settings.sandbox_disable))
+        raise SettingsError(f"SANDBOX_REQUIRE and SANDBOX_DISABLE both name {both}")
+    unknown = tuple(sorted(n for n in r.env if n.startswith(OUR_PREFIXES) and n not in r.read))
+    return replace(settings, unknown_variables=unknown)
 
 
-@cache
-def get_settings() -> Settings:
-    return load_settings()
+def warn_unknown(settings: Settings, log: logging.Logger) -> None:
+    """One warning per variable that looks like ours but is not read (a typo, most likely)."""
+    for name in settings.unknown_variables:
+        log.warning("environment variable %s is not used by this service (a typo?); ignored", name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hint_core.engines import Reused
+from hint_core.enums import Engine, Source
 from models import EnhancedProgram, ProgramEnhancementPhase, utcnow
 
 
@@ -24,11 +25,11 @@ def find_reusable(key: str, window_seconds: float, limit: int, exclude_request: 
         .join(ProgramEnhancementPhase)
         .where(
             (ProgramEnhancementPhase.input_key == key)
-            & (ProgramEnhancementPhase.engine == "openai")
+            & (ProgramEnhancementPhase.engine == Engine.OPENAI)
             & (ProgramEnhancementPhase.created_at >= since)
             & (ProgramEnhancementPhase.request != exclude_request)
-            & (EnhancedProgram.source == "llm")
-            & (EnhancedProgram.correct == True)  # noqa: E712 - peewee expression
+            & (EnhancedProgram.source == Source.LLM)
+            & (EnhancedProgram.correct == True)  # noqa: E712 - SQL, not Python
         )
         .order_by(ProgramEnhancementPhase.created_at.desc(), EnhancedProgram.index)
     )

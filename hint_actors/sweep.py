@@ -1,18 +1,16 @@
 """The periodic sweep: nothing stays pending forever.
 
 One worker process at a time holds the sweep lease (a row renewed with a conditional
-update, so it works on SQLite and PostgreSQL alike). The sweep ends requests past their
-deadline with a failed hint, lets requests whose reflection never came go ahead, and
-re-sends the next message of requests that stopped moving (a message lost with a
-crashed worker, a restarted broker, or a worker killed between its commit and its
-send). Every step is idempotent, so a re-sent message that was not lost after all does
-no harm.
+update, so it works on SQLite and PostgreSQL alike). Each pass:
 
-"Stopped moving" depends on the step a request waits for. An LLM step holds a claim
-for as long as its phase may take (see claims.py): while the claim is live the request
-is not stalled however long the call takes, and once it expires (the worker died) the
-step is re-sent and taken over at once. Every other step (a program run, a queued
-message) shows progress within STALL_SECONDS or is re-sent.
+- ends requests past their deadline with a failed hint;
+- lets requests whose reflection never came go ahead (their hint stage may be claimed);
+- for each request that stopped moving, sends again what `lifecycle.advance` says it
+  needs, except work a live worker holds a lease on (flow.resend): a message lost with
+  a crashed worker, a restarted broker, or a worker killed between its commit and its
+  send. Every step is idempotent, so a re-sent message that was not lost does no harm;
+- reports hints orchestration never received (a callback never tried, or one whose
+  retries were all used up an hour ago).
 """
 
 from __future__ import annotations
@@ -20,15 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
-from hint_actors import claims, steps
-from hint_actors.steps import Next
-from models import EnhancedProgram, Hint, Reflection, Request, SweepLease, utcnow, write_transaction
+from database import write_transaction
+from hint_actors import flow, steps
+from hint_core.lifecycle import Stage, Step, waiting_for
+from models import Hint, Reflection, Request, StepClaim, SweepLease, utcnow
+from runtime import Runtime
 
 log = logging.getLogger("hint.sweep")
 
 LEASE = "sweep"
+RETRY_UNREPORTED_AFTER = dt.timedelta(hours=1)  # the callback's own retries span about that;
+# a hint still unreported is tried again at most once an hour
 
 
 def acquire_lease(holder: str, ttl_seconds: float) -> bool:
@@ -50,67 +52,51 @@ def acquire_lease(holder: str, ttl_seconds: float) -> bool:
         return False
 
 
-def waiting_for(request: Request) -> str:
-    """The step a pending request is waiting on, in words for an error message."""
-    if request.stage == "hint_claimed":
-        return "generate_hint"
-    if request.student_run_at is None:
-        return "run_student_program"
-    if request.enhancement_done_at is None:
-        return "query_for_enhanced_programs"
-    if EnhancedProgram.select().where((EnhancedProgram.request == request.id) & EnhancedProgram.evaluated_at.is_null()).exists():
-        return "run_enhanced_program"
-    return "add_reflection"
+def sweep_once(rt: Runtime, holder: str) -> None:
+    """One pass, if this process holds the lease (three missed renewals hand it on)."""
+    if acquire_lease(holder, ttl_seconds=max(3.0, 3 * rt.settings.sweep_interval_seconds)):
+        sweep(rt)
 
 
-def _resend(request: Request, now: dt.datetime) -> list[Next]:
-    """The messages that move a stalled request on; none for an LLM step still claimed."""
-    if request.stage == "hint_claimed":
-        return [] if claims.live(request.id, "generate_hint", now=now) else [Next("generate_hint", request.id)]
-    out = []
-    if request.student_run_at is None:
-        out.append(Next("run_student_program", request.id))
-    # Candidates stored and not run (their message was lost): run them, also while a
-    # cascade's first phase waits for their verdicts (its claim outlives the LLM call).
-    out += steps.candidates_to_run(request.id)
-    if request.enhancement_done_at is None and not claims.live(request.id, "query_for_enhanced_programs", now=now):
-        out.append(Next("query_for_enhanced_programs", request.id))
-    # The evidence may be complete with nobody left to notice (the message that would
-    # have claimed the hint stage was lost): claim it here.
-    return out + steps.check_barrier(request.id)
-
-
-def sweep(stall_seconds: float, report_url_set: bool, now: dt.datetime | None = None) -> list[Next]:
-    """One pass; returns the messages to send."""
+def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
     now = now or utcnow()
-    out: list[Next] = []
-    open_requests = Request.stage.in_(("pending", "hint_claimed"))
+    open_requests = Request.stage.in_((Stage.PENDING, Stage.HINT_CLAIMED))
 
-    for request in Request.select().where(open_requests & (Request.deadline_at < now)):
-        out += steps.fail_request(request.id, f"deadline exceeded while waiting for {waiting_for(request)}")
+    for (pk,) in Request.select(Request.id).where(open_requests & (Request.deadline_at < now)).tuples():
+        state = flow.load_state(rt, pk)
+        if state is not None and steps.fail_request(pk, f"deadline exceeded while waiting for {waiting_for(state)}"):
+            flow.follow_up(rt, state, flow.load_state(rt, pk) or state)
 
     no_reflection = ~Request.id.in_(Reflection.select(Reflection.request))
     expired = Request.select(Request.id).where(
-        (Request.stage == "pending") & (Request.reflection_deadline_at < now) & no_reflection
+        (Request.stage == Stage.PENDING) & (Request.reflection_deadline_at < now) & no_reflection
     )
-    for request in expired:
-        out += steps.check_barrier(request.id)
+    for (pk,) in expired.tuples():
+        state = flow.load_state(rt, pk)
+        if state is not None:
+            flow.follow_up(rt, state, state)  # the wait is over: the hint stage may be claimed now
 
-    stalled_since = now - dt.timedelta(seconds=stall_seconds)
-    for request in Request.select().where(open_requests & (Request.updated_at < stalled_since)):
-        resend = _resend(request, now)
-        if resend:
-            log.info("request %s: stalled at %s, re-sending", request.request_id, waiting_for(request))
+    stalled_since = now - dt.timedelta(seconds=rt.settings.stall_seconds)
+    for (pk,) in Request.select(Request.id).where(open_requests & (Request.updated_at < stalled_since)).tuples():
+        state = flow.load_state(rt, pk)
+        sent = flow.resend(rt, state) if state is not None else []
+        if sent:
+            log.info("request %s: stalled, re-sent %s", state.request_id, ", ".join(sent))
             # Counts as progress: the re-sent step has STALL_SECONDS to show its own.
-            Request.update(updated_at=now).where(Request.id == request.id).execute()
-            out += resend
+            Request.update(updated_at=now).where(Request.id == pk).execute()
 
-    if report_url_set:
-        # Never tried (a crash between commit and send), or all retries long used up.
-        long_ago = now - dt.timedelta(hours=1)
-        unreported = Hint.select(Hint.request).where(
-            Hint.reported_at.is_null()
-            & (((Hint.report_attempts == 0) & (Hint.created_at < stalled_since)) | (Hint.created_at < long_ago))
+    if rt.settings.save_hint_url:
+        long_ago = now - RETRY_UNREPORTED_AFTER
+        tried_lately = StepClaim.select(StepClaim.id).where(
+            (StepClaim.request == Hint.request) & (StepClaim.step == Step.RETURN_HINT) & (StepClaim.claimed_at > long_ago)
         )
-        out += [Next("return_hint", h.request_id) for h in unreported]
-    return out
+        unreported = Hint.select(Hint.request).where(
+            Hint.reported_at.is_null() & (
+                ((Hint.report_attempts == 0) & (Hint.created_at < stalled_since))
+                | ((Hint.created_at < long_ago) & ~fn.EXISTS(tried_lately))
+            )
+        )
+        for (pk,) in unreported.tuples():
+            state = flow.load_state(rt, pk)
+            if state is not None:
+                flow.resend(rt, state)

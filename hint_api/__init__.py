@@ -1,23 +1,36 @@
-"""The HTTP side: an application factory in the style of Flask's tutorial."""
+"""The HTTP side: an application factory in the style of Flask's tutorial.
+
+`create_app(runtime)` serves the API of the runtime it is given (its database, its
+broker, its problems); `create_app(settings)` or `create_app()` builds one first. The
+web side never imports the worker package: it stores a request and sends its first
+steps with `Runtime.send`.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hint_actors.broker import OUTAGE_ERRORS
+from database import close_connection
 from hint_api.intake import IntakeError
 from models import db
-from settings import Settings, get_settings
+from runtime import OUTAGES, Runtime, build
+from settings import Settings, load_settings
 
 log = logging.getLogger("hint.api")
 
 MAX_BODY_BYTES = 1024 * 1024
 # Probes answer without the token and without the database (see health.py).
 OPEN_ENDPOINTS = ("health.healthz", "health.readyz")
+RETRY_AFTER_SECONDS = "5"
+EXTENSION = "hint_runtime"
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions[EXTENSION]
 
 
 def _authorized(settings: Settings) -> bool:
@@ -28,13 +41,19 @@ def _authorized(settings: Settings) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {settings.hint_api_token}".encode())
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or get_settings()
-    # Importing the actors binds the database and the broker for this process.
-    from hint_actors.steps import get_services
+def unavailable(error: str, **body: object) -> tuple[Response, int, dict[str, str]]:
+    """The one 503: a retry of the same call later will succeed."""
+    return jsonify(error=error, **body), 503, {"Retry-After": RETRY_AFTER_SECONDS}
+
+
+def create_app(runtime: Runtime | Settings | None = None) -> Flask:
+    if not isinstance(runtime, Runtime):
+        runtime = build(runtime or load_settings())
+    settings = runtime.settings
 
     app = Flask(__name__)
-    app.config.update(SETTINGS=settings, PROBLEMS=get_services().problems, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.extensions[EXTENSION] = runtime
 
     from hint_api import health, routes, spec
 
@@ -43,39 +62,41 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(spec.bp)
 
     @app.before_request
-    def authenticate_and_connect():
+    def authenticate_and_connect() -> tuple[Response, int] | None:
         if not _authorized(settings):
             return jsonify(error="missing or wrong bearer token"), 401
         if request.blueprint == "ai_hint":
-            # Waits for a free pooled connection (models.make_database) rather than failing.
+            # Waits for a free pooled connection (database.make_database) rather than failing.
             db.connect(reuse_if_open=True)
         return None
 
     @app.teardown_request
-    def close_connection(exc):  # noqa: ANN001
-        if not db.is_closed():
-            db.close()  # back to the pool, whatever happened
+    def return_connection(exc: BaseException | None) -> None:
+        close_connection()  # back to the pool, whatever happened
 
     @app.errorhandler(IntakeError)
-    def intake_error(exc: IntakeError):
+    def intake_error(exc: IntakeError) -> tuple[Response, int]:
         return jsonify(error=str(exc)), exc.status
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        return jsonify(error=exc.description or exc.name), exc.code
+    def http_error(exc: HTTPException) -> Response:
+        response = exc.get_response()
+        response.data = jsonify(error=exc.description or exc.name).get_data()
+        response.content_type = "application/json"
+        return response
 
-    def outage(exc: Exception):
+    def outage(exc: Exception) -> tuple[Response, int, dict[str, str]]:
         # The database (or the broker) is restarting or overloaded: a retry will succeed,
         # so say so instead of a 500. `stored` tells whether this call's data is safe.
         log.warning("%s %s: %s during an outage", request.method, request.path, type(exc).__name__)
-        body = {"error": "the service's database or queue is unavailable; retry this call", "stored": g.get("stored", False)}
-        return jsonify(body), 503, {"Retry-After": "5"}
+        return unavailable("the service's database or queue is unavailable; retry this call",
+                           stored=g.get("stored", False))
 
-    for error in OUTAGE_ERRORS:
+    for error in OUTAGES:
         app.register_error_handler(error, outage)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error on %s", request.path)
         return jsonify(error="internal error; the operator's log has the details"), 500
 

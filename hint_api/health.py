@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import dramatiq
-from flask import Blueprint, jsonify
+from collections.abc import Callable
 
-from hint_actors.broker import ping
+from flask import Blueprint, Response, current_app, jsonify
+
+from hint_api import runtime_of
 from models import db
+from runtime import ping_broker
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     """The process answers; it needs neither the database nor the broker for that."""
     return jsonify(status="ok")
 
 
-def _check(probe) -> str:  # noqa: ANN001
+def _check(probe: Callable[[], None]) -> str:
     try:
         probe()
         return "ok"
@@ -31,8 +33,9 @@ def _database() -> None:
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> tuple[Response, int]:
     """Ready to take requests: the database and the broker both answer."""
-    checks = {"database": _check(_database), "broker": _check(lambda: ping(dramatiq.get_broker()))}
+    broker = runtime_of(current_app).broker
+    checks = {"database": _check(_database), "broker": _check(lambda: ping_broker(broker))}
     ready = all(v == "ok" for v in checks.values())
     return jsonify(ready=ready, **checks), 200 if ready else 503

@@ -15,7 +15,9 @@ from typing import Any
 
 from peewee import IntegrityError
 
-from models import HINT_TYPES, Reflection, Request, utcnow
+from hint_core.enums import HintType
+from hint_core.errors import HintServiceError
+from models import Reflection, Request, utcnow
 
 MAX_PROGRAM_CHARS = 100_000
 MAX_REFLECTION_CHARS = 10_000
@@ -24,10 +26,10 @@ MAX_PROBLEM_ID_CHARS = 200
 MAX_REQUEST_ID = 2**63 - 1
 
 
-class IntakeError(Exception):
+class IntakeError(HintServiceError):
     """Bad input: `status` is the HTTP status, the message says what is wrong."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
 
@@ -87,8 +89,8 @@ def parse_add_request(body: Any) -> tuple[int, dict[str, Any]]:
     data = _object(body.get("data"), "data")
     problem_id = _text(data, "problem_id", MAX_PROBLEM_ID_CHARS)
     hint_type = data.get("hint_type")
-    if hint_type not in HINT_TYPES:
-        raise IntakeError(f"'data.hint_type' must be one of {', '.join(HINT_TYPES)}")
+    if not isinstance(hint_type, str) or hint_type not in {t.value for t in HintType}:
+        raise IntakeError(f"'data.hint_type' must be one of {', '.join(HintType)}")
     notebook = data.get("student_notebook")
     if notebook is not None:
         _object(notebook, "data.student_notebook")
@@ -97,7 +99,7 @@ def parse_add_request(body: Any) -> tuple[int, dict[str, Any]]:
             raise IntakeError("'data.student_notebook' is too large", status=413)
     fields = {
         "problem_id": problem_id,
-        "hint_type": hint_type,
+        "hint_type": HintType(hint_type),
         "student_program": _text(data, "student_program", MAX_PROGRAM_CHARS, allow_empty=True),
         "student_notebook": notebook,
     }

@@ -1,21 +1,26 @@
-"""The `/ai_hint/` blueprint: the HTTP contract orchestration relies on (see DESIGN.md)."""
+"""The `/ai_hint/` blueprint: the HTTP contract orchestration relies on (see docs/api.md and
+`hint_api/openapi.yaml`)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from hint_actors import actors, timing
-from hint_actors.trace import artifacts, hint_status
-from hint_api import intake
+from hint_api import intake, runtime_of, unavailable
 from hint_api.intake import IntakeError
+from hint_core.lifecycle import Step, initial_steps
 from models import Request
+from payloads import artifacts, hint_status
+from runtime import BROKER_OUTAGES, Runtime
 
 log = logging.getLogger("hint.api")
 
 bp = Blueprint("ai_hint", __name__, url_prefix="/ai_hint")
+
+Reply = Response | tuple[Response, int, dict[str, str]]
 
 
 def _body() -> object:
@@ -28,37 +33,39 @@ def _body() -> object:
         raise IntakeError("the body must be a JSON object (Content-Type: application/json)") from None
 
 
-def _publish(send, stored: intake.Stored, what: str):  # noqa: ANN001
-    """Send the first message(s); 503 that says the data is safely stored if the broker is down."""
+def _publish(send: Callable[[], None], stored: intake.Stored, what: str) -> Reply | None:
+    """Send the first message(s); a 503 that says the data is safely stored if the broker is down."""
     try:
-        with timing.tagged(stored.request.request_id):  # the steps' timing lines name the request
-            send()
-    except Exception as exc:  # any broker error: connection refused, channel closed, no confirm
-        log.error("request %s: could not publish %s: %s", stored.request.request_id, what, type(exc).__name__)
-        return jsonify(
-            error=f"the task queue is unavailable; the {what} was stored and will be processed "
+        send()
+    except BROKER_OUTAGES as exc:
+        log.warning("request %s: could not publish %s: %s", stored.request.request_id, what, type(exc).__name__)
+        return unavailable(
+            f"the task queue is unavailable; the {what} was stored and will be processed "
             "when you retry this call with the same payload",
-            stored=True,
-            request_id=stored.request.request_id,
-        ), 503
+            stored=True, request_id=stored.request.request_id,
+        )
     return None
 
 
+def _runtime() -> Runtime:
+    return runtime_of(current_app)
+
+
 @bp.post("/add_request/")
-def add_request():
+def add_request() -> Reply:
+    rt = _runtime()
     request_id, fields = intake.parse_add_request(_body())
-    if not current_app.config["PROBLEMS"].knows(fields["problem_id"]):
+    if not rt.services.problems.knows(fields["problem_id"]):
         raise IntakeError(f"unknown problem_id '{fields['problem_id']}'", status=422)
-    settings = current_app.config["SETTINGS"]
     stored = intake.store_request(
-        request_id, fields, settings.reflection_wait_seconds, settings.request_deadline_seconds
+        request_id, fields, rt.settings.reflection_wait_seconds, rt.settings.request_deadline_seconds
     )
     g.stored = True  # from here on, an outage answer says the request is safe
     if stored.request.enqueued_at is None:
         # First call, or a retry after the broker was down: the steps are idempotent.
         def send() -> None:
-            actors.run_student_program.send(stored.request.id)
-            actors.query_for_enhanced_programs.send(stored.request.id)
+            for step in initial_steps(stored.request.hint_type):
+                rt.send(step, stored.request.id, request_id)
 
         failed = _publish(send, stored, "request")
         if failed:
@@ -70,13 +77,14 @@ def add_request():
 
 
 @bp.post("/add_reflection/")
-def add_reflection():
+def add_reflection() -> Reply:
+    rt = _runtime()
     request_id, fields = intake.parse_add_reflection(_body())
     stored = intake.store_reflection(request_id, fields)
     g.stored = True
     # Sent again on a repeated call too: the first send may have failed (503), and the
     # step only looks at what is stored, so an extra message is harmless.
-    failed = _publish(lambda: actors.add_reflection.send(stored.request.id), stored, "reflection")
+    failed = _publish(lambda: rt.send(Step.ADD_REFLECTION, stored.request.id, request_id), stored, "reflection")
     if failed:
         return failed
     log.info("request %s: reflection %s", request_id, "accepted" if stored.created else "repeated")
@@ -92,12 +100,12 @@ def _lookup() -> Request:
 
 
 @bp.get("/query_hint/")
-def query_hint():
+def query_hint() -> Response:
     return jsonify(hint_status(_lookup()))
 
 
 @bp.get("/trace/")
-def trace():
+def trace() -> Response:
     """Everything stored for one request: for instructors, researchers and operators."""
     found = _lookup()
     return jsonify({**hint_status(found), "stage": found.stage, **artifacts(found)})

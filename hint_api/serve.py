@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 
-import dramatiq
 from waitress import serve
 
 from hint_api import create_app
-from settings import Settings, get_settings
+from logs import configure_logging
+from migrations import migrate
+from runtime import build
+from settings import load_settings, warn_unknown
 
 log = logging.getLogger("hint.serve")
 
@@ -20,22 +22,18 @@ log = logging.getLogger("hint.serve")
 WAITRESS_OPTIONS = {"threads": 16, "connection_limit": 1000, "channel_timeout": 30}
 
 
-def start_embedded_worker(settings: Settings) -> dramatiq.Worker:
-    """Run the actors in this process, on the in-process broker."""
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=settings.worker_threads, worker_timeout=100)
-    worker.start()
-    return worker
-
-
 def main() -> None:
-    settings = get_settings()
-    app = create_app(settings)
+    settings = load_settings()
+    configure_logging(settings)
+    warn_unknown(settings, log)
+    runtime = build(settings)
+    app = create_app(runtime)
     if settings.embedded_broker:
-        from scripts.migrate import migrate
+        from hint_actors import worker  # the embedded mode runs the workers in this process
 
         migrate(settings.database_url)
-        start_embedded_worker(settings)
-        log.info("embedded mode: in-process broker and workers, database %s", settings.database_url.split("://")[0])
+        worker.start(runtime)
+        log.info("embedded mode: in-process broker and workers, database %s", settings.database_label)
     log.info("listening on port %d", settings.port)
     serve(app, host="0.0.0.0", port=settings.port, **WAITRESS_OPTIONS)
 

@@ -19,7 +19,6 @@ Each baseline must find the same distance as the index. Prints medians and ratio
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -30,8 +29,12 @@ from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
 
+from hint_core.enums import Source
 from hint_core.pool import PoolEntry, PoolIndex, canonical_tokens, dedup_key
 from hint_core.problems import Problem, ProblemBank
+from migrations import migrate
+from runtime import bind_database
+from settings import load_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "buggy"
 
@@ -84,14 +87,10 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def fill_database(programs: list[str]) -> None:
-    """A throwaway SQLite database, named before any project module reads the settings,
-    holding `programs` as the current pool of every problem they are added to."""
-    path = Path(tempfile.mkdtemp(prefix="bench-pool-")) / "pool.db"
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    from scripts.migrate import migrate
-
-    migrate(os.environ["DATABASE_URL"])
+    """A throwaway SQLite database, bound for the models, to hold the pools measured."""
+    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-pool-')) / 'pool.db'}"
+    migrate(url)
+    bind_database(load_settings({"DATABASE_URL": url}))
 
 
 def request_costs(problem: Problem, programs: list[str], query: str, repeat: int) -> tuple[float, float, float]:
@@ -104,7 +103,7 @@ def request_costs(problem: Problem, programs: list[str], query: str, repeat: int
         for program in programs:
             SolutionPoolEntry.create(
                 problem_id=problem.id, tests_version=problem.tests_version, normalized_hash=dedup_key(program),
-                program=program, tokens=canonical_tokens(program), run_time=0.001, source="bench",
+                program=program, tokens=canonical_tokens(program), run_time=0.001, source=Source.POOL,
             )
 
     def pick() -> None:
@@ -118,7 +117,7 @@ def request_costs(problem: Problem, programs: list[str], query: str, repeat: int
         extra = variants(problem.solutions, 1, seed=random.randrange(10**9))[0] + f"# {random.random()}\n"
         SolutionPoolEntry.create(
             problem_id=problem.id, tests_version=problem.tests_version, normalized_hash=f"{random.random()}",
-            program=extra, tokens=canonical_tokens(extra), run_time=0.001, source="bench",
+            program=extra, tokens=canonical_tokens(extra), run_time=0.001, source=Source.POOL,
         )
         started = time.perf_counter()
         pick()

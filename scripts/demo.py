@@ -8,14 +8,22 @@ and prints each hint. Exits non-zero if any request did not end with a hint.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import dramatiq
 import requests
+from waitress.server import BaseWSGIServer, create_server
+
+from hint_actors import worker
+from hint_api import create_app
+from logs import configure_logging
+from migrations import migrate
+from runtime import build
+from settings import Settings, load_settings, read_environment
 
 SCENARIOS = [
     {
@@ -51,28 +59,21 @@ SCENARIOS = [
 ]
 
 
-def _embedded_environment(workdir: str) -> None:
-    """Embedded defaults, in a throwaway database so every demo run starts clean."""
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{Path(workdir) / 'demo.db'}")
-    os.environ.pop("RABBITMQ_URL", None)
-    os.environ.pop("RABBITMQ_HOST", None)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+def _settings(workdir: str) -> Settings:
+    """Embedded defaults, in a throwaway database so every demo run starts clean; an LLM
+    configured in the environment (or .env) is used."""
+    env = {k: v for k, v in read_environment().items() if not k.startswith("RABBITMQ_")}
+    env.update(DATABASE_URL=f"sqlite:///{Path(workdir) / 'demo.db'}", LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"))
+    return load_settings(env)
 
 
-def _start_server():  # noqa: ANN202
-    from waitress.server import create_server
-
-    from hint_api import create_app
-    from hint_api.serve import start_embedded_worker
-    from scripts.migrate import migrate
-    from settings import get_settings
-
-    settings = get_settings()
+def _start_server(settings: Settings) -> tuple[str, BaseWSGIServer, dramatiq.Worker]:
+    configure_logging(settings)
     migrate(settings.database_url)
-    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=8)
+    runtime = build(settings)
+    server = create_server(create_app(runtime), host="127.0.0.1", port=0, threads=8)
     threading.Thread(target=server.run, daemon=True).start()
-    worker = start_embedded_worker(settings)
-    return f"http://127.0.0.1:{server.effective_port}", server, worker
+    return f"http://127.0.0.1:{server.effective_port}", server, worker.start(runtime)
 
 
 def run_demo(base: str, timeout: float = 60.0) -> int:
@@ -111,12 +112,11 @@ def run_demo(base: str, timeout: float = 60.0) -> int:
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hint-demo-") as workdir:
-        _embedded_environment(workdir)
-        base, server, worker = _start_server()
+        base, server, embedded = _start_server(_settings(workdir))
         try:
             return run_demo(base)
         finally:
-            worker.stop()
+            embedded.stop()
             server.close()
 
 

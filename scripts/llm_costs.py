@@ -17,8 +17,9 @@ from typing import Any
 
 from peewee import fn
 
-from models import Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, connect_database, utcnow
-from settings import get_settings
+from models import Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
+from runtime import bind_database
+from settings import load_settings
 
 COLUMNS = ("phases", "llm_calls", "prompt_tokens", "completion_tokens", "waiting_seconds")
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since-hours", type=float, help="only requests created in the last H hours")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    connect_database(get_settings().database_url)
+    bind_database(load_settings())
     since = utcnow() - dt.timedelta(hours=args.since_hours) if args.since_hours else None
     report = collect(since)
     print(json.dumps(asdict(report), indent=2) if args.json else render(report))

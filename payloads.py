@@ -1,4 +1,5 @@
-"""Stored artifacts of one request as plain JSON: the trace view and the callback payload."""
+"""What the service says about a request, as plain JSON, built in one place: the polling
+status and the trace (web side) and the callback payload (worker side)."""
 
 from __future__ import annotations
 
