@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from difflib import get_close_matches
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -74,7 +75,7 @@ class _Reader:
             raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
         return value
 
-    def seconds(self, name: str, default: float) -> float:
+    def seconds(self, name: str, default: float, zero_ok: bool = False) -> float:
         raw = self.text(name)
         if raw is None:
             return default
@@ -82,8 +83,9 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            which = "zero or more" if zero_ok else "a positive number of"
+            raise SettingsError(f"{name} must be {which} seconds, got {raw!r}")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -176,7 +178,8 @@ class Settings:
     sweep_interval_seconds: float
     stall_seconds: float
     lease_seconds: float
-    # Names of variables that look like ours and are not read (typos); warned about at start.
+    # Variables that look like ours and are not read (typos), with the likely intended
+    # name: warned about at start by every process.
     unknown_variables: tuple[str, ...] = ()
 
     @property
@@ -242,7 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hint_api_token=r.text("HINT_API_TOKEN"),
         port=r.int("PORT", 8001, 1, 65535),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
-        reflection_wait_seconds=r.seconds("REFLECTION_WAIT_SECONDS", 60.0),
+        reflection_wait_seconds=r.seconds("REFLECTION_WAIT_SECONDS", 60.0, zero_ok=True),
         request_deadline_seconds=r.seconds("REQUEST_DEADLINE_SECONDS", 600.0),
         sweep_interval_seconds=r.seconds("SWEEP_INTERVAL_SECONDS", 5.0),
         stall_seconds=r.seconds("STALL_SECONDS", 60.0),
@@ -251,11 +254,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if settings.sandbox_require & settings.sandbox_disable:
         both = ", ".join(sorted(settings.sandbox_require & settings.sandbox_disable))
         raise SettingsError(f"SANDBOX_REQUIRE and SANDBOX_DISABLE both name {both}")
-    unknown = tuple(sorted(n for n in r.env if n.startswith(OUR_PREFIXES) and n not in r.read))
-    return replace(settings, unknown_variables=unknown)
+    return replace(settings, unknown_variables=_unknown(r.env, r.read))
+
+
+def _unknown(env: Mapping[str, str], known: set[str]) -> tuple[str, ...]:
+    """Variables not read that look like ours: one of our prefixes, or close to a name we
+    read (`DATABSE_URL`); each with the name it was probably meant to be."""
+    unknown = []
+    for name in sorted(env):
+        if name in known:
+            continue
+        close = get_close_matches(name, known, n=1, cutoff=0.8)
+        if close or name.startswith(OUR_PREFIXES):
+            unknown.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return tuple(unknown)
 
 
 def warn_unknown(settings: Settings, log: logging.Logger) -> None:
     """One warning per variable that looks like ours but is not read (a typo, most likely)."""
     for name in settings.unknown_variables:
-        log.warning("environment variable %s is not used by this service (a typo?); ignored", name)
+        log.warning("environment variable %s is not used by this service; ignored", name)

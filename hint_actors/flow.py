@@ -10,6 +10,7 @@ transition, so the steps that complete the evidence at the same moment send it o
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from peewee import JOIN, fn
 
@@ -83,7 +84,7 @@ def process(rt: Runtime, held: Leases, spec: StepSpec, request_pk: int) -> None:
                 if current is not None and spec.step in advance(current):
                     spec.work(rt, current)
         after = load_state(rt, request_pk) or before
-    follow_up(rt, before, after)
+    follow_up(rt, before, after, spec.follows)
 
 
 def give_up(rt: Runtime, spec: StepSpec, request_pk: int, cause: str) -> None:
@@ -92,14 +93,16 @@ def give_up(rt: Runtime, spec: StepSpec, request_pk: int, cause: str) -> None:
     if before is None:
         return
     spec.give_up(rt, request_pk, spec.step, cause)
-    follow_up(rt, before, load_state(rt, request_pk) or before)
+    follow_up(rt, before, load_state(rt, request_pk) or before, spec.follows)
 
 
-def follow_up(rt: Runtime, before: RequestState, after: RequestState) -> None:
-    """Send the steps `after` needs that `before` did not (they are this delivery's doing);
-    a step that enters a stage goes to whoever wins the transition."""
+def follow_up(rt: Runtime, before: RequestState, after: RequestState, follows: Collection[Step]) -> None:
+    """Send the steps among `follows` that `after` needs and `before` did not: this
+    delivery's doing. A step that enters a stage goes to whoever wins the transition."""
     already = set(advance(before))
     for step in advance(after):
+        if step not in follows:
+            continue  # someone else's work made it due; they send it
         if STEPS[step].enters is not None and after.stage is Stage.PENDING:
             _enter_and_send(rt, after, step)
         elif step not in already:

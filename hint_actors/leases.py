@@ -73,9 +73,12 @@ class Leases:
                 takeovers=StepClaim.takeovers + Case(None, [(StepClaim.released_at.is_null(), 1)], 0),
             ).where(_key(request_pk, step, attempt) & (StepClaim.expires_at < now)).execute()
             if not taken:
+                # Look again soon: right after the lease would lapse, or a third of a lease
+                # from now if it is renewed meanwhile (a takeover then waits at most a lease
+                # and a third after its holder died).
                 left = (previous.expires_at - now).total_seconds() if previous else 0.0
                 raise Busy(f"{step} is in the hands of {previous.holder if previous else 'another worker'}",
-                           retry_after=min(max(left, 0.0) + 0.5, self.seconds))
+                           retry_after=min(max(left, 0.0), self.seconds / 3) + 0.2)
             if previous is not None and previous.released_at is None:
                 log.warning("request pk %s: %s taken over from %s, whose lease lapsed (the worker stopped)",
                             request_pk, step, previous.holder)

@@ -5,6 +5,9 @@ function of steps.py; everything else about it is its entry here. The Dramatiq a
 are built from this table (actors.py), and its message priority is a setting
 (`<STEP>_PRIORITY`, defaults in settings.py). Adding a step: a member of
 `lifecycle.Step`, its condition in `advance`, a function, and an entry here.
+
+`follows` lists the steps a step's work can make due: after it, only those are sent
+(a step that merely saw another's work does not send on its behalf).
 """
 
 from __future__ import annotations
@@ -57,20 +60,29 @@ class StepSpec:
     min_backoff_ms: int
     max_backoff_ms: int = 300 * SECOND_MS
     time_limit_ms: int = 600 * SECOND_MS
+    follows: frozenset[Step] = frozenset()  # what its work (or giving up) can make due
     lease: LeaseAttempt | None = None  # costly work (LLM, callback) is leased, see leases.py
     enters: Stage | None = None  # sent only by whoever moves the request into this stage
 
 
+# Every step may end its request (finished, or failed when it gives up): then the hint is reported.
+ENDS = frozenset({Step.RETURN_HINT})
+
 STEPS: dict[Step, StepSpec] = {spec.step: spec for spec in (
     StepSpec(Step.RUN_STUDENT_PROGRAM, steps.run_student_program, end_request,
-             max_retries=3, min_backoff_ms=SECOND_MS, time_limit_ms=120 * SECOND_MS),
+             max_retries=3, min_backoff_ms=SECOND_MS, time_limit_ms=120 * SECOND_MS,
+             follows=ENDS | {Step.GENERATE_HINT}),
     StepSpec(Step.QUERY_FOR_ENHANCED_PROGRAMS, steps.query_for_enhanced_programs, end_request,
-             max_retries=3, min_backoff_ms=2 * SECOND_MS, lease=lease_per_attempt),
+             max_retries=3, min_backoff_ms=2 * SECOND_MS, lease=lease_per_attempt,
+             follows=ENDS | {Step.RUN_ENHANCED_PROGRAM, Step.GENERATE_HINT}),
     StepSpec(Step.RUN_ENHANCED_PROGRAM, steps.run_enhanced_program, go_on_without_candidates,
-             max_retries=3, min_backoff_ms=SECOND_MS, time_limit_ms=120 * SECOND_MS),
-    StepSpec(Step.ADD_REFLECTION, None, end_request, max_retries=5, min_backoff_ms=SECOND_MS),
+             max_retries=3, min_backoff_ms=SECOND_MS, time_limit_ms=120 * SECOND_MS,
+             follows=ENDS | {Step.QUERY_FOR_ENHANCED_PROGRAMS, Step.GENERATE_HINT}),  # the cascade escalates
+    StepSpec(Step.ADD_REFLECTION, None, end_request, max_retries=5, min_backoff_ms=SECOND_MS,
+             follows=ENDS | {Step.GENERATE_HINT}),
     StepSpec(Step.GENERATE_HINT, steps.generate_hint, end_request,
-             max_retries=3, min_backoff_ms=2 * SECOND_MS, lease=one_lease, enters=Stage.HINT_CLAIMED),
+             max_retries=3, min_backoff_ms=2 * SECOND_MS, lease=one_lease, enters=Stage.HINT_CLAIMED,
+             follows=ENDS),
     # Orchestration may be down for a while: keep trying with growing pauses (up to ~10 min apart).
     StepSpec(Step.RETURN_HINT, steps.return_hint, leave_unreported,
              max_retries=25, min_backoff_ms=SECOND_MS, max_backoff_ms=600 * SECOND_MS, lease=one_lease),

@@ -22,6 +22,7 @@ from peewee import IntegrityError, fn
 
 from database import write_transaction
 from hint_actors import flow, steps
+from hint_actors.pipeline import ENDS, STEPS
 from hint_core.lifecycle import Stage, Step, waiting_for
 from models import Hint, Reflection, Request, StepClaim, SweepLease, utcnow
 from runtime import Runtime
@@ -65,7 +66,7 @@ def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
     for (pk,) in Request.select(Request.id).where(open_requests & (Request.deadline_at < now)).tuples():
         state = flow.load_state(rt, pk)
         if state is not None and steps.fail_request(pk, f"deadline exceeded while waiting for {waiting_for(state)}"):
-            flow.follow_up(rt, state, flow.load_state(rt, pk) or state)
+            flow.follow_up(rt, state, flow.load_state(rt, pk) or state, ENDS)
 
     no_reflection = ~Request.id.in_(Reflection.select(Reflection.request))
     expired = Request.select(Request.id).where(
@@ -73,8 +74,8 @@ def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
     )
     for (pk,) in expired.tuples():
         state = flow.load_state(rt, pk)
-        if state is not None:
-            flow.follow_up(rt, state, state)  # the wait is over: the hint stage may be claimed now
+        if state is not None:  # the wait is over: as if the reflection had come
+            flow.follow_up(rt, state, state, STEPS[Step.ADD_REFLECTION].follows)
 
     stalled_since = now - dt.timedelta(seconds=rt.settings.stall_seconds)
     for (pk,) in Request.select(Request.id).where(open_requests & (Request.updated_at < stalled_since)).tuples():

@@ -14,8 +14,8 @@ import socket
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import default_middleware
 from dramatiq.middleware import Retries as DramatiqRetries
+from dramatiq.middleware import default_middleware
 
 from hint_actors import actors, sweep
 from hint_actors.leases import Leases

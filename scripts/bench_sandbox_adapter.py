@@ -12,7 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.stack import ROOT
+from tests.production import ROOT
 
 _SANDBOX = re.compile(r"sandbox run .*median of \d+: ([\d.]+) ms")
 _BARE = re.compile(r"bare .*median of \d+: ([\d.]+) ms")

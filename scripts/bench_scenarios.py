@@ -22,7 +22,7 @@ from scripts.bench_load import Client, LoadResult, fixed_rate, saturate
 from scripts.bench_stack import BenchStack, add_reflection_body, add_request_body, bench_stack
 from scripts.bench_stats import summary
 from scripts.bench_steps import StepTime, cpu_per_request, per_step, read_steps
-from tests.stack import ROOT, free_port, purge_queue
+from tests.production import ROOT, free_port, purge_queue
 
 ADD_REQUEST = "/ai_hint/add_request/"
 ADD_REFLECTION = "/ai_hint/add_reflection/"

@@ -1,6 +1,6 @@
 """The production stack for the benchmark: real processes over loopback, torn down after.
 
-Reuses `tests/stack.py` (a fresh PostgreSQL database and RabbitMQ queue per stack,
+Reuses `tests/production.py` (a fresh PostgreSQL database and RabbitMQ queue per stack,
 waitress, `dramatiq hint_actors` workers) and `tests/fake_openai.py` (an
 OpenAI-compatible server with a fixed latency per answer), and adds what the benchmark
 needs on top: the request payloads and reading finish times straight from the database.
@@ -21,7 +21,7 @@ from typing import Any
 import psycopg2
 
 from tests.fake_openai import FakeOpenAI
-from tests.stack import Stack, delete_queues, postgres_database, servers_lock, stack_environment
+from tests.production import Stack, delete_queues, postgres_database, servers_lock, stack_environment
 
 PROBLEM = "factorial"
 # Every student writes their own program: a per-request name keeps requests from sharing

@@ -3,7 +3,7 @@ RabbitMQ and PostgreSQL, then count what became of every request.
 
     python -m scripts.chaos [--requests 100] [--rate 4] [--every 8] [--no-broker] [--no-database]
 
-Runs the real processes of `tests/stack.py` (waitress, `dramatiq hint_actors` workers, a
+Runs the real processes of `tests/production.py` (waitress, `dramatiq hint_actors` workers, a
 fresh PostgreSQL database and RabbitMQ queue) against `tests/fake_openai.py` and a
 callback receiver, all on loopback. It sends like orchestration does (a 503 or a refused
 connection is retried with the same payload), and every `--every` seconds does one of:
@@ -35,7 +35,7 @@ from pathlib import Path
 import requests
 
 from tests.fake_openai import FakeOpenAI
-from tests.stack import CallbackReceiver, fast_ai_config, postgres_down, production_stack, rabbitmq_down
+from tests.production import CallbackReceiver, fast_ai_config, postgres_down, production_stack, rabbitmq_down
 
 FIX = "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 REFLECTION = ("What do you think is wrong?", "My result starts at zero, so it stays zero.")

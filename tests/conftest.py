@@ -1,109 +1,118 @@
-"""Shared fixtures.
+"""Shared fixtures, and one marker per kind of test (the folder a test lives in):
 
-In-process tests run on the embedded defaults: a throwaway SQLite file, the in-process
-broker and a Dramatiq worker in this process. The environment is set here, before any
-project module reads it. Tests of the production stack (`tests/stack.py`) start real
-processes against PostgreSQL and RabbitMQ; under CI=true those servers must be up.
+- `unit`: domain logic, called directly (no database, no broker);
+- `pipeline`: the whole service in this process: a runtime built from explicit settings
+  (a throwaway SQLite file, the in-process broker), the Flask test client and a
+  Dramatiq worker in this process;
+- `stack`: the production stack as real processes (waitress, `dramatiq hint_actors`,
+  PostgreSQL, RabbitMQ), see tests/production.py;
+- `crash`: the production stack while workers are killed and servers restart;
+- `tools`: the command-line scripts.
+
+Nothing here reads or changes the environment: every runtime is built from settings the
+test states, and what a test replaces (the LLM, the executor) it hands to `build()`.
+Under CI=true a missing PostgreSQL or RabbitMQ is a failure, never a silent skip.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import tempfile
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-_TMP = Path(tempfile.mkdtemp(prefix="hint-tests-"))
-for _name in list(os.environ):
-    # The developer's own configuration must not leak into tests.
-    if _name.startswith(("OPENAI_", "RABBITMQ_", "DB_", "BACKEND_ORCHESTRATION_")) or _name in (
-        "DATABASE_URL", "HINT_API_TOKEN", "TASK_QUEUE", "AI_CONFIG_PATH", "PROBLEM_BANK_DIR",
-    ):
-        del os.environ[_name]
-os.environ.update(
-    DATABASE_URL=f"sqlite:///{_TMP / 'test.db'}",
-    REFLECTION_WAIT_SECONDS="30",
-    REQUEST_DEADLINE_SECONDS="120",
-    SWEEP_INTERVAL_SECONDS="3600",  # tests call the sweep themselves
-    LOG_LEVEL="INFO",
-)
+from hint_actors import worker as hint_worker
+from hint_api import create_app
+from hint_core.engines import Services
+from hint_core.sandbox import ForkServerExecutor
+from migrations import migrate
+from runtime import Runtime, build
+from settings import ROOT, Settings, load_settings
+from tests.fake_openai import FakeOpenAI
+from tests.helpers import SANDBOX
 
-import dramatiq  # noqa: E402
-
-from hint_actors import steps  # noqa: E402
-from hint_core.engines import Services  # noqa: E402
-from models import ALL_MODELS, db  # noqa: E402
-from scripts.migrate import migrate  # noqa: E402
-from settings import get_settings  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-migrate(os.environ["DATABASE_URL"])
+KINDS = ("unit", "pipeline", "stack", "crash", "tools")
 
 
-def service_up(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = Path(str(item.fspath)).parent.name
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip locally when a server is down; under CI=true a missing server is a failure."""
-    if service_up(host, port):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is not reachable at {host}:{port}; CI must run against the real server")
-    pytest.skip(f"{name} is not running at {host}:{port}")
+# Defaults of the in-process tests: the sweep runs only when a test calls it, and the
+# reflection wait is long enough that no test races it by accident.
+TEST_ENV = {
+    "REFLECTION_WAIT_SECONDS": "30",
+    "REQUEST_DEADLINE_SECONDS": "120",
+    "SWEEP_INTERVAL_SECONDS": "3600",
+    "LEASE_SECONDS": "3",  # a redelivery that waits for a lease looks again within about a second
+    "LOG_LEVEL": "INFO",
+}
 
 
-@pytest.fixture(autouse=True)
-def clean_database():
-    """Every test starts with empty tables."""
-    db.connect(reuse_if_open=True)
-    with db.atomic():
-        for model in reversed(ALL_MODELS):
-            model.delete().execute()
-    yield
-    if not db.is_closed():
-        db.close()
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, made once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "hint.db"
+    migrate(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def broker():
-    broker = dramatiq.get_broker()
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
+def database_url(tmp_path: Path, migrated_template: Path) -> str:
+    path = tmp_path / "hint.db"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
-def worker(broker):
-    """A Dramatiq worker in this process; `broker.join(queue)` waits for the pipeline."""
-    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
-    worker.start()
-    yield worker
-    worker.stop()
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    """Settings of an in-process test: TEST_ENV, its own database, and what the test adds."""
 
+    def make(**env: str) -> Settings:
+        return load_settings({"DATABASE_URL": database_url, **TEST_ENV, **env})
 
-def join(broker, timeout_ms: int = 30_000) -> None:
-    broker.join(get_settings().task_queue, timeout=timeout_ms, fail_fast=False)
+    return make
 
 
 @pytest.fixture
-def offline_services(monkeypatch):
-    """Services with the LLM-free engine, whatever the environment says."""
-    s = get_settings()
-    svc = Services.build(s.ai_config_path, s.problem_bank_dir, None, None, None)
-    monkeypatch.setattr(steps, "get_services", lambda: svc)
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def executor() -> ForkServerExecutor:
+    """The session's one sandbox (its fork server starts on first use)."""
+    return SANDBOX
+
+
+def services_for(llm_base_url: str | None = None) -> Services:
+    """The repository's problems and ai_config; the LLM at `llm_base_url`, or offline."""
+    svc = Services.build(
+        ROOT / "ai_config" / "ai_config.yaml", ROOT / "hint_core" / "problem_bank", None,
+        "test-key" if llm_base_url else None, llm_base_url,
+    )
+    if svc.llm is not None:
+        svc.llm.backoff_initial, svc.llm.backoff_max = 0.01, 0.2  # fast retries in tests
     return svc
 
 
+@pytest.fixture(scope="session")
+def offline_services() -> Services:
+    return services_for(None)
+
+
 @pytest.fixture
-def fake_llm():
+def services(offline_services: Services) -> Services:
+    """The services of `runtime`: offline by default; a module overrides this fixture."""
+    return offline_services
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
     fake.start()
     yield fake
@@ -111,24 +120,31 @@ def fake_llm():
 
 
 @pytest.fixture
-def llm_services(monkeypatch, fake_llm):
-    """Services whose LLM is the fake server on loopback (fast backoff for tests)."""
-    s = get_settings()
-    svc = Services.build(s.ai_config_path, s.problem_bank_dir, None, "test-key", fake_llm.base_url)
-    svc.llm.backoff_initial, svc.llm.backoff_max = 0.01, 0.2
-    monkeypatch.setattr(steps, "get_services", lambda: svc)
-    return svc
+def llm_services(fake_llm: FakeOpenAI) -> Services:
+    """Services whose LLM is the fake server on loopback."""
+    return services_for(fake_llm.base_url)
 
 
 @pytest.fixture
-def app(offline_services):
-    from hint_api import create_app
+def runtime(settings: Settings, services: Services, executor: ForkServerExecutor) -> Runtime:
+    return build(settings, services=services, executor=executor)
 
-    app = create_app(get_settings())
+
+@pytest.fixture
+def app(runtime: Runtime):  # noqa: ANN201 - a Flask app
+    app = create_app(runtime)
     app.config["TESTING"] = True
     return app
 
 
 @pytest.fixture
-def client(app):
+def client(app):  # noqa: ANN001, ANN201 - Flask's test client
     return app.test_client()
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Iterator[object]:
+    """A Dramatiq worker in this process; `helpers.join(runtime)` waits for the pipeline."""
+    started = hint_worker.start(runtime, threads=4)
+    yield started
+    started.stop()

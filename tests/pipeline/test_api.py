@@ -1,11 +1,15 @@
-"""The HTTP contract of DESIGN.md, including bad input and repeated calls."""
+"""The HTTP contract orchestration relies on (docs/api.md), including bad input and repeated calls."""
 
 from __future__ import annotations
 
-import dramatiq
 import pytest
+from dramatiq.errors import ConnectionClosed
+from peewee import OperationalError
 
+from hint_api import create_app
 from models import Reflection, Request
+from runtime import build
+from tests.helpers import queued
 
 PROGRAM = "def factorial(n):\n    return 0\n"
 
@@ -21,15 +25,26 @@ def add_reflection(client, request_id=1, answer="I think the base case is wrong.
     })
 
 
-def test_add_request_stores_and_enqueues(client, broker):
+def test_add_request_stores_and_enqueues(client, runtime):
     reply = add_request(client)
     assert reply.status_code == 200
     assert reply.get_json() == {"request_id": 1, "status": "accepted"}
     request = Request.get(Request.request_id == 1)
     assert request.problem_id == "factorial" and request.student_program == PROGRAM
-    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
-    assert queued == ["run_student_program", "query_for_enhanced_programs"]
+    assert queued(runtime) == ["run_student_program", "query_for_enhanced_programs"]
     assert request.enqueued_at is not None
+
+
+def test_messages_carry_their_step_priority_and_the_request_id(client, runtime, make_settings, services, executor):
+    import dramatiq
+
+    custom = build(make_settings(RUN_STUDENT_PROGRAM_PRIORITY="3", QUERY_FOR_ENHANCED_PROGRAMS_PRIORITY="0"),
+                   services=services, executor=executor)
+    create_app(custom).test_client().post("/ai_hint/add_request/", json={
+        "request_id": 7, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
+    messages = [dramatiq.Message.decode(raw) for raw in custom.broker.queues["task_queue"].queue]
+    assert [(m.actor_name, m.options["broker_priority"], m.options["request_id"]) for m in messages] == [
+        ("run_student_program", 3, 7), ("query_for_enhanced_programs", 0, 7)]
 
 
 def test_repeated_identical_request_is_a_no_op(client):
@@ -127,6 +142,7 @@ def test_unknown_route_and_method_are_json(client):
     assert client.get("/nope").get_json()["error"]
     reply = client.get("/ai_hint/add_request/")
     assert reply.status_code == 405 and reply.get_json()["error"]
+    assert sorted(reply.headers["Allow"].split(", ")) == ["OPTIONS", "POST"]
 
 
 def test_health_probes(client):
@@ -135,12 +151,8 @@ def test_health_probes(client):
     assert ready.status_code == 200 and ready.get_json()["ready"] is True
 
 
-def test_bearer_token_when_configured(app, client):
-    from dataclasses import replace
-
-    from hint_api import create_app
-
-    secured = create_app(replace(app.config["SETTINGS"], hint_api_token="s3cret")).test_client()
+def test_bearer_token_when_configured(make_settings, services, executor):
+    secured = create_app(build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)).test_client()
     assert add_request(secured).status_code == 401
     reply = secured.post("/ai_hint/add_request/", headers={"Authorization": "Bearer s3cret"}, json={
         "request_id": 5, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
@@ -186,71 +198,60 @@ def test_absurdly_nested_json_is_400(client):
     assert reply.status_code == 400
 
 
-def test_database_outage_is_503_saying_nothing_was_stored(client, monkeypatch):
-    from peewee import OperationalError
-
-    from hint_api import intake
-
+def test_database_outage_is_503_saying_nothing_was_stored(client, runtime, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(intake, "store_request", down)
+    monkeypatch.setattr(runtime.database, "execute_sql", down)
     reply = add_request(client)
     assert reply.status_code == 503
     assert reply.get_json()["stored"] is False and reply.headers["Retry-After"]
 
 
-def test_broker_outage_is_503_stored_and_a_retry_enqueues_once(client, broker, monkeypatch):
-    from dramatiq.errors import ConnectionClosed
+def broker_down(*args, **kwargs):
+    raise ConnectionClosed(OSError("connection refused"))
 
-    from hint_actors import actors
 
-    real_send = actors.run_student_program.send
-
-    def down(*args, **kwargs):
-        raise ConnectionClosed(OSError("connection refused"))
-
-    monkeypatch.setattr(actors.run_student_program, "send", down)
+def test_broker_outage_is_503_stored_and_a_retry_enqueues_once(client, runtime, monkeypatch):
+    monkeypatch.setattr(runtime.broker, "enqueue", broker_down)
     reply = add_request(client)
-    assert reply.status_code == 503
+    assert reply.status_code == 503 and reply.headers["Retry-After"]
     assert reply.get_json()["stored"] is True and reply.get_json()["request_id"] == 1
     assert Request.get().enqueued_at is None
 
-    monkeypatch.setattr(actors.run_student_program, "send", real_send)
+    monkeypatch.undo()
     assert add_request(client).status_code == 200
-    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
-    assert queued == ["run_student_program", "query_for_enhanced_programs"]
+    assert queued(runtime) == ["run_student_program", "query_for_enhanced_programs"]
     assert add_request(client).status_code == 200  # enqueued now: a third call sends nothing
-    assert len(broker.queues["task_queue"].queue) == 2
+    assert len(queued(runtime)) == 2
 
 
-def test_reflection_stored_during_a_broker_outage_is_sent_on_retry(client, broker, monkeypatch):
-    from dramatiq.errors import ConnectionClosed
-
-    from hint_actors import actors
-
+def test_reflection_stored_during_a_broker_outage_is_sent_on_retry(client, runtime, monkeypatch):
     add_request(client)
-    broker.flush_all()
-    real_send = actors.add_reflection.send
-    monkeypatch.setattr(actors.add_reflection, "send", lambda *a: (_ for _ in ()).throw(ConnectionClosed(OSError())))
+    runtime.broker.flush_all()
+    monkeypatch.setattr(runtime.broker, "enqueue", broker_down)
     reply = add_reflection(client)
-    assert reply.status_code == 503 and reply.get_json()["stored"] is True
-    monkeypatch.setattr(actors.add_reflection, "send", real_send)
+    assert reply.status_code == 503 and reply.get_json()["stored"] is True and reply.headers["Retry-After"]
+    monkeypatch.undo()
     assert add_reflection(client).status_code == 200
-    queued = [dramatiq.Message.decode(raw).actor_name for raw in broker.queues["task_queue"].queue]
-    assert queued == ["add_reflection"]
+    assert queued(runtime) == ["add_reflection"]
 
 
-def test_probes_answer_without_the_database(client, monkeypatch):
-    from peewee import OperationalError
+def test_a_programming_error_while_publishing_is_a_500_not_an_outage(client, runtime, monkeypatch):
+    def bug(*args, **kwargs):
+        raise KeyError("a bug, not an outage")
 
-    from models import db
+    monkeypatch.setattr(runtime.broker, "enqueue", bug)
+    reply = add_request(client)
+    assert reply.status_code == 500 and "Retry-After" not in reply.headers
 
+
+def test_probes_answer_without_the_database(client, runtime, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(db.obj, "connect", down)
-    monkeypatch.setattr(db.obj, "execute_sql", down)
+    monkeypatch.setattr(runtime.database, "connect", down)
+    monkeypatch.setattr(runtime.database, "execute_sql", down)
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -258,12 +259,8 @@ def test_probes_answer_without_the_database(client, monkeypatch):
     assert add_request(client).status_code == 503  # and not a 500
 
 
-def test_token_guards_everything_but_the_probes(app):
-    from dataclasses import replace
-
-    from hint_api import create_app
-
-    secured = create_app(replace(app.config["SETTINGS"], hint_api_token="s3cret")).test_client()
+def test_token_guards_everything_but_the_probes(make_settings, services, executor):
+    secured = create_app(build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)).test_client()
     for headers in ({}, {"Authorization": "Bearer s3cre"}, {"Authorization": "Bearer s3cretX"}, {"Authorization": "s3cret"}):
         reply = secured.get("/ai_hint/query_hint/?request_id=1", headers=headers)
         assert reply.status_code == 401 and reply.get_json()["error"]

@@ -4,13 +4,12 @@ RabbitMQ + a fake OpenAI-compatible server + a callback receiver, all over real 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.conftest import require_service
 from tests.fake_openai import FakeOpenAI
-from tests.stack import CallbackReceiver, production_stack
+from tests.helpers import CallbackReceiver, require_service, wait_until
+from tests.production import production_stack
 
 BUGGY = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 WRONG_FIX = "def factorial(n):\n    result = 0\n    for i in range(0, n + 1):\n        result *= i\n    return result\n"
@@ -67,12 +66,12 @@ def test_debug_request_on_the_production_stack(services, fake, tmp_path):
             phase = trace["program_enhancement_phase"]
             assert phase["engine"] == "openai" and phase["prompt_tokens"] > 0
 
-            # The callback arrived once (after one failed attempt) with the documented payload.
-            deadline = time.monotonic() + 30
-            while not receiver.received and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.5)  # a duplicate would arrive within this window
-            assert len(receiver.received) == 1, stack.output()
+            # The callback arrived once (after one failed attempt) with the documented payload:
+            # checked once it is recorded as reported and nothing of the stack's queue is left.
+            wait_until(lambda: stack.query("SELECT reported_at IS NOT NULL, report_attempts FROM hint") == [(True, 2)],
+                       what="the hint reported on the second attempt")
+            wait_until(stack.queue_idle, what="the stack to be idle")
+            assert len(receiver.received) == 1 and receiver.calls == 2, stack.output()
             payload = receiver.received[0]
             assert payload["request_id"] == 101
             assert payload["hint"] == answer["hint"] and payload["job_finished_successfully"] is True

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.conftest import require_service
+from tests.crash.test_crash import FIX, buggy
 from tests.fake_openai import FakeOpenAI
-from tests.stack import CallbackReceiver, fast_ai_config, production_stack
-from tests.test_crash import FIX, buggy
+from tests.helpers import CallbackReceiver, require_service, wait_until
+from tests.production import PROBE_NAME, fast_ai_config, production_stack
 
 REQUESTS = 200
 POOL = 3  # connections per process
@@ -46,7 +45,7 @@ class ConnectionSampler:
         name = self.stack.env["DATABASE_URL"].rsplit("/", 1)[1]
         while not self._stop.wait(0.1):
             rows = self.stack.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", name
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name <> %s", name, PROBE_NAME
             )
             self.peak = max(self.peak, rows[0][0])
 
@@ -84,10 +83,9 @@ def test_200_concurrent_requests_finish_without_a_connection_error(services, tmp
                 statuses = list(pool.map(send, range(1, REQUESTS + 1)))
             assert statuses == [200] * REQUESTS
 
-            deadline = time.monotonic() + 240
-            while len(receiver.received) < REQUESTS and time.monotonic() < deadline:
-                time.sleep(0.5)
-            time.sleep(1.0)
+            wait_until(lambda: stack.query("SELECT count(*) FROM hint WHERE reported_at IS NOT NULL") == [(REQUESTS,)],
+                       timeout=240, what=f"{REQUESTS} hints reported")
+            wait_until(stack.queue_idle, timeout=60, what="the stack to be idle")
             ids = sorted(c["request_id"] for c in receiver.received)
             assert ids == list(range(1, REQUESTS + 1)), f"{len(ids)} callbacks\n{stack.output()}"
             assert all(c["job_finished_successfully"] for c in receiver.received)

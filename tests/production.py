@@ -8,18 +8,15 @@ only through environment variables, as an operator would.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROBE_NAME = "hint-test-probe"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -153,41 +151,6 @@ def fast_ai_config(path: Path, timeout_seconds: float, deadline_seconds: float, 
     return path
 
 
-class CallbackReceiver:
-    """Plays orchestration's save-hint endpoint; `fail_first` answers 500 that many times."""
-
-    def __init__(self, fail_first: int = 0):
-        self.received: list[dict[str, Any]] = []
-        self.fail_first = fail_first
-        self.calls = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.calls += 1
-                if receiver.calls <= receiver.fail_first:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                receiver.received.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/save_ai_hint/"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Stack:
     """Web and worker processes sharing one environment."""
 
@@ -207,7 +170,9 @@ class Stack:
         return proc
 
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "-m", "scripts.migrate"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "scripts.migrate"], cwd=ROOT, env=self.env, capture_output=True)
+        if done.returncode:
+            raise RuntimeError(f"migration failed: {done.stderr.decode()[-3000:]}")
 
     def start_web(self) -> subprocess.Popen:
         proc = self._spawn([sys.executable, "-m", "hint_api.serve"], "web")
@@ -259,30 +224,51 @@ class Stack:
         raise TimeoutError("no worker consumes the queue\n" + self.output())
 
     def query(self, sql: str, *params: Any) -> list[tuple]:
-        """Read the stack's database directly (what an operator would see)."""
-        with psycopg2.connect(self.env["DATABASE_URL"]) as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        """Read the stack's database directly (what an operator would see), on a connection
+        named PROBE_NAME so that counts of the service's own connections can leave it out."""
+        connection = psycopg2.connect(self.env["DATABASE_URL"], application_name=PROBE_NAME)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            connection.close()
 
     def request_pk(self, request_id: int) -> int:
         return self.query("SELECT id FROM request WHERE request_id = %s", request_id)[0][0]
 
     def run_steps_then_die(self, request_pk: int, names: list[str]) -> None:
-        """Run a request's steps in a fresh process that drops every follow-up message and
-        then kills itself: a worker killed between its commit and its send."""
+        """Run a request's steps in a fresh process whose messages go nowhere (an in-process
+        broker), then kill it: a worker killed between its commit and its send."""
         code = (
             "import os, signal, sys\n"
-            "import hint_actors\n"
-            "from hint_actors import steps\n"
+            "from dataclasses import replace\n"
+            "from hint_actors import flow\n"
+            "from hint_actors.leases import Leases\n"
+            "from hint_actors.pipeline import STEPS\n"
+            "from hint_core.lifecycle import Step\n"
+            "from runtime import build\n"
+            "from settings import load_settings\n"
+            "rt = build(replace(load_settings(), rabbitmq_url=None))\n"
             "pk = int(sys.argv[1])\n"
             "for name in sys.argv[2:]:\n"
-            "    getattr(steps, name)(pk)\n"
+            "    flow.process(rt, Leases(15), STEPS[Step(name)], pk)\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n"
         )
         args = [sys.executable, "-c", code, str(request_pk), *names]
         done = subprocess.run(args, cwd=ROOT, env=self.env, capture_output=True, timeout=120)
         if done.returncode != -signal.SIGKILL:
             raise RuntimeError(f"steps did not run: {done.returncode}\n{done.stderr.decode()[-3000:]}")
+
+    def queue_idle(self) -> bool:
+        """No message of the stack ready, being processed, or waiting out a delay (retries)."""
+        listed = subprocess.run(["rabbitmqctl", "list_queues", "-q", "--no-table-headers", "name", "messages"],
+                                capture_output=True, text=True, timeout=60, check=True).stdout
+        queue = self.env["TASK_QUEUE"]
+        ours = {queue, f"{queue}.DQ", f"{queue}.XQ"}
+        counts = [int(parts[1]) for parts in (line.split() for line in listed.splitlines())
+                  if len(parts) == 2 and parts[0] in ours and not parts[0].endswith(".XQ")]
+        return sum(counts) == 0
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-4000:] for p in self.logs)

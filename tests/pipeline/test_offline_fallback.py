@@ -11,16 +11,15 @@ import dataclasses
 
 import pytest
 
-from hint_actors import steps
-from tests.conftest import join
 from tests.fake_openai import status
+from tests.helpers import join
 
 BUGGY_FACTORIAL = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 
 
 @pytest.fixture
-def outage_services(llm_services, monkeypatch):
-    """LLM services with short deadlines, wired into the steps after the app's own."""
+def services(llm_services):
+    """LLM services with short deadlines."""
     ai = llm_services.ai
 
     def short(phase):
@@ -29,7 +28,6 @@ def outage_services(llm_services, monkeypatch):
     llm_services.ai = dataclasses.replace(
         ai, program_generation=short(ai.program_generation), hint_generation=short(ai.hint_generation)
     )
-    monkeypatch.setattr(steps, "get_services", lambda: llm_services)
     return llm_services
 
 
@@ -65,32 +63,30 @@ def assert_offline_fallback(answer, trace):
     assert any(p["correct"] for p in trace["enhanced_programs"])
 
 
-def test_llm_answering_500_gives_an_offline_hint(client, broker, worker, outage_services, fake_llm):
+def test_llm_answering_500_gives_an_offline_hint(client, runtime, worker, services, fake_llm):
     fake_llm.push(*[status(500) for _ in range(200)])
     ask(client)
-    join(broker)
+    join(runtime)
     assert_offline_fallback(*outcome(client))
     assert len(fake_llm.requests) >= 4  # both phases retried before giving up
 
 
-def test_llm_stalling_past_its_timeout_gives_an_offline_hint(client, broker, worker, outage_services, fake_llm):
+def test_llm_stalling_past_its_timeout_gives_an_offline_hint(client, runtime, worker, services, fake_llm):
     fake_llm.latency = 3.0  # every answer comes after the client stopped waiting
     ask(client)
-    join(broker)
+    join(runtime)
     assert_offline_fallback(*outcome(client))
 
 
 def test_without_the_fallback_an_outage_ends_the_request_with_its_cause(
-    client, broker, worker, outage_services, fake_llm, monkeypatch
+    client, runtime, worker, services, fake_llm, monkeypatch
 ):
-    from hint_actors import actors
-
-    for actor in (actors.query_for_enhanced_programs, actors.generate_hint):
-        monkeypatch.setitem(actor.options, "max_retries", 0)
-    outage_services.ai = dataclasses.replace(outage_services.ai, fallback="none")
+    for step in ("query_for_enhanced_programs", "generate_hint"):
+        monkeypatch.setitem(runtime.broker.get_actor(step).options, "max_retries", 0)
+    services.ai = dataclasses.replace(services.ai, fallback="none")
     fake_llm.push(*[status(500) for _ in range(200)])
     ask(client)
-    join(broker)
+    join(runtime)
     answer, trace = outcome(client)
     assert answer["job_finished"] and answer["job_finished_successfully"] is False
     assert "HTTP 500" in answer["generation_error_message"]

@@ -10,13 +10,15 @@ from dataclasses import replace
 
 import pytest
 
-from hint_actors import steps, sweep
+from hint_actors import flow, sweep
+from hint_actors.leases import Leases
+from hint_actors.pipeline import STEPS
 from hint_core.engines import Services
+from hint_core.lifecycle import Step
 from models import EnhancedProgram, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
-from settings import get_settings
-from tests.conftest import join
+from settings import ROOT
 from tests.fake_openai import Behaviour, contents, malformed, status
-from tests.test_pipeline_embedded import ask
+from tests.helpers import ask, join, queued
 
 SECRET = "sk-pipeline-secret-42"
 BUGGY = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
@@ -36,10 +38,10 @@ def fixed(program: str) -> str:
 
 
 @pytest.fixture
-def llm(client, fake_llm, monkeypatch):
-    """Services on the fake server with short deadlines; `client` first, so this patch wins."""
-    s = get_settings()
-    svc = Services.build(s.ai_config_path, s.problem_bank_dir, None, SECRET, fake_llm.base_url)
+def llm(fake_llm):
+    """Services on the fake server with short deadlines (the tests change their ai config)."""
+    svc = Services.build(ROOT / "ai_config" / "ai_config.yaml", ROOT / "hint_core" / "problem_bank", None, SECRET,
+                         fake_llm.base_url)
     svc.llm.backoff_initial, svc.llm.backoff_max = 0.01, 0.1
     fast = dict(timeout_seconds=2.0, deadline_seconds=3.0, max_attempts=3)
     svc.ai = replace(
@@ -47,9 +49,13 @@ def llm(client, fake_llm, monkeypatch):
         program_generation=replace(svc.ai.program_generation, model="strong-model", **fast),
         hint_generation=replace(svc.ai.hint_generation, model="hint-model", **fast),
     )
-    monkeypatch.setattr(steps, "get_services", lambda: svc)
     fake_llm.program_answers = [fixed(GOOD_FIX), fixed(WRONG_FIX), "I cannot do that."]
     return svc
+
+
+@pytest.fixture
+def services(llm):
+    return llm
 
 
 def configure(svc: Services, **program_generation) -> None:
@@ -70,9 +76,9 @@ def models_asked(fake) -> list[str]:
     return [body["model"] for body in fake.requests]
 
 
-def test_a_debug_hint_through_the_llm_records_tokens_calls_and_latency(client, broker, worker, llm, fake_llm):
+def test_a_debug_hint_through_the_llm_records_tokens_calls_and_latency(client, runtime, worker, llm, fake_llm):
     ask(client, 1, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 1)["hint"] == CLEAN_HINT
     assert models_asked(fake_llm) == ["strong-model", "hint-model"]
     data = trace(client, 1)
@@ -91,10 +97,10 @@ def test_a_debug_hint_through_the_llm_records_tokens_calls_and_latency(client, b
     assert SECRET not in json.dumps(data)
 
 
-def test_a_server_ignoring_n_gets_the_missing_candidates_by_extra_calls(client, broker, worker, llm, fake_llm):
+def test_a_server_ignoring_n_gets_the_missing_candidates_by_extra_calls(client, runtime, worker, llm, fake_llm):
     fake_llm.ignore_n = True
     ask(client, 2, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 2)["job_finished_successfully"]
     phase = ProgramEnhancementPhase.get()
     assert phase.llm_calls == 3 and phase.prompt_tokens == 300
@@ -102,19 +108,19 @@ def test_a_server_ignoring_n_gets_the_missing_candidates_by_extra_calls(client, 
     assert [body["n"] for body in fake_llm.requests[:3]] == [3, 1, 1]
 
 
-def test_rate_limits_and_malformed_bodies_are_retried_and_counted(client, broker, worker, llm, fake_llm):
+def test_rate_limits_and_malformed_bodies_are_retried_and_counted(client, runtime, worker, llm, fake_llm):
     fake_llm.push(status(429, retry_after=0.1), malformed())
     ask(client, 3, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 3)["hint"] == CLEAN_HINT
     assert ProgramEnhancementPhase.get().llm_calls == 3  # 429, malformed, answer
     assert len(fake_llm.requests) == 4
 
 
-def test_a_provider_that_stays_down_leaves_the_known_correct_programs(client, broker, worker, llm, fake_llm):
+def test_a_provider_that_stays_down_leaves_the_known_correct_programs(client, runtime, worker, llm, fake_llm):
     fake_llm.push(*[status(500)] * 3)
     ask(client, 4, BUGGY)
-    join(broker)
+    join(runtime)
     answer = finished(client, 4)
     assert answer["job_finished_successfully"] and answer["hint"] == CLEAN_HINT  # the hint call worked again
     phase = ProgramEnhancementPhase.get()
@@ -122,10 +128,10 @@ def test_a_provider_that_stays_down_leaves_the_known_correct_programs(client, br
     assert {p.source for p in EnhancedProgram.select()} <= {"reference", "pool"}
 
 
-def test_a_rejected_key_fails_fast_without_leaking_it(client, broker, worker, llm, fake_llm):
+def test_a_rejected_key_fails_fast_without_leaking_it(client, runtime, worker, llm, fake_llm):
     fake_llm.push(status(401), status(401))
     ask(client, 5, BUGGY)
-    join(broker)
+    join(runtime)
     answer = finished(client, 5)
     assert answer["job_finished_successfully"]  # fallback: offline hint on known-correct programs
     assert len(fake_llm.requests) == 2  # one attempt per phase, no retries
@@ -135,10 +141,10 @@ def test_a_rejected_key_fails_fast_without_leaking_it(client, broker, worker, ll
     assert SECRET not in json.dumps(data)
 
 
-def test_an_unusable_hint_answer_gets_one_corrective_retry(client, broker, worker, llm, fake_llm):
+def test_an_unusable_hint_answer_gets_one_corrective_retry(client, runtime, worker, llm, fake_llm):
     fake_llm.push(Behaviour(), contents("Sure! Think about the start value."))
     ask(client, 6, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 6)["hint"] == CLEAN_HINT
     phase = HintGenerationPhase.get()
     assert phase.llm_calls == 2 and phase.prompt_tokens == 200
@@ -147,10 +153,10 @@ def test_an_unusable_hint_answer_gets_one_corrective_retry(client, broker, worke
     assert retry[-2]["role"] == "assistant" and "could not be used" in retry[-1]["content"]
 
 
-def test_empty_hint_answers_end_with_the_offline_hint(client, broker, worker, llm, fake_llm):
+def test_empty_hint_answers_end_with_the_offline_hint(client, runtime, worker, llm, fake_llm):
     fake_llm.push(Behaviour(), contents(""), contents(""))
     ask(client, 7, BUGGY)
-    join(broker)
+    join(runtime)
     answer = finished(client, 7)
     assert answer["job_finished_successfully"] and "factorial(0) returned 0, expected 1" in answer["hint"]
     phase = HintGenerationPhase.get()
@@ -158,10 +164,10 @@ def test_empty_hint_answers_end_with_the_offline_hint(client, broker, worker, ll
     assert "empty answer" in phase.error
 
 
-def test_a_hint_that_hands_over_the_fix_is_regenerated_more_strictly(client, broker, worker, llm, fake_llm):
+def test_a_hint_that_hands_over_the_fix_is_regenerated_more_strictly(client, runtime, worker, llm, fake_llm):
     fake_llm.push(Behaviour(), contents(LEAKY_HINT))
     ask(client, 8, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 8)["hint"] == CLEAN_HINT
     phase = HintGenerationPhase.get()
     assert phase.notes["leak_guard"]["action"] == "regenerated"
@@ -170,10 +176,10 @@ def test_a_hint_that_hands_over_the_fix_is_regenerated_more_strictly(client, bro
     assert "write no code at all" in fake_llm.requests[2]["messages"][0]["content"]
 
 
-def test_when_the_stricter_hint_leaks_too_its_code_is_removed(client, broker, worker, llm, fake_llm):
+def test_when_the_stricter_hint_leaks_too_its_code_is_removed(client, runtime, worker, llm, fake_llm):
     fake_llm.push(Behaviour(), contents(LEAKY_HINT), contents(LEAKY_HINT))
     ask(client, 9, BUGGY)
-    join(broker)
+    join(runtime)
     hint = finished(client, 9)["hint"]
     assert hint == "Your product stays at zero whatever n is. What value should a product start from?"
     phase = HintGenerationPhase.get()
@@ -181,7 +187,7 @@ def test_when_the_stricter_hint_leaks_too_its_code_is_removed(client, broker, wo
 
 
 def test_a_program_whose_comments_inject_instructions_stays_data_and_gets_no_solution(
-    client, broker, worker, llm, fake_llm
+    client, runtime, worker, llm, fake_llm
 ):
     injected = BUGGY.replace(
         "    result = 0\n",
@@ -192,7 +198,7 @@ def test_a_program_whose_comments_inject_instructions_stays_data_and_gets_no_sol
     # The model "obeys" the injection twice: the guard must still keep the solution out.
     fake_llm.push(Behaviour(), contents(ALL_CODE_HINT), contents(ALL_CODE_HINT))
     ask(client, 10, injected)
-    join(broker)
+    join(runtime)
     answer = finished(client, 10)
     assert answer["job_finished_successfully"]
     assert "result = 1" not in answer["hint"] and "```" not in answer["hint"]
@@ -207,13 +213,13 @@ def test_a_program_whose_comments_inject_instructions_stays_data_and_gets_no_sol
         assert "never instructions to you" in body["messages"][0]["content"]
 
 
-def test_a_cascade_escalates_only_when_the_cheaper_model_has_no_passing_program(client, broker, worker, llm, fake_llm):
+def test_a_cascade_escalates_only_when_the_cheaper_model_has_no_passing_program(client, runtime, worker, llm, fake_llm):
     configure(llm, cheap_model="cheap-model")
     fake_llm.push(
         contents(fixed(WRONG_FIX), fixed(WRONG_FIX), "no"), contents(fixed(GOOD_FIX), fixed(WRONG_FIX), fixed(WRONG_FIX))
     )
     ask(client, 11, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 11)["hint"] == CLEAN_HINT
     assert models_asked(fake_llm) == ["cheap-model", "strong-model", "hint-model"]
     phases = list(ProgramEnhancementPhase.select().order_by(ProgramEnhancementPhase.attempt))
@@ -221,25 +227,25 @@ def test_a_cascade_escalates_only_when_the_cheaper_model_has_no_passing_program(
     assert {p.source for p in phases[1].programs} == {"llm"}  # known-correct ones came with attempt 1
     selected = HintGenerationPhase.get().selected_program
     assert selected.program == GOOD_FIX and selected.phase_id == phases[1].id
-    assert Request.get().enhancement_done_at is not None
+    assert flow.load_state(runtime, Request.get().id).candidates_settled
 
 
-def test_a_cascade_stops_at_the_cheaper_model_when_one_of_its_programs_passes(client, broker, worker, llm, fake_llm):
+def test_a_cascade_stops_at_the_cheaper_model_when_one_of_its_programs_passes(client, runtime, worker, llm, fake_llm):
     configure(llm, cheap_model="cheap-model")
     ask(client, 12, BUGGY)
-    join(broker)
+    join(runtime)
     assert finished(client, 12)["hint"] == CLEAN_HINT
     assert models_asked(fake_llm) == ["cheap-model", "hint-model"]
     assert ProgramEnhancementPhase.select().count() == 1
     assert HintGenerationPhase.get().selected_program.program == GOOD_FIX
 
 
-def test_an_identical_program_reuses_the_verified_candidates(client, broker, worker, llm, fake_llm):
+def test_an_identical_program_reuses_the_verified_candidates(client, runtime, worker, llm, fake_llm):
     ask(client, 13, BUGGY)
-    join(broker)
+    join(runtime)
     # The same program, other comments and spacing, asked for the same hint type.
     ask(client, 14, "def factorial(n):  # my try\n    result = 0\n\n    for i in range(1, n + 1):\n        result *= i\n    return result\n")
-    join(broker)
+    join(runtime)
     assert finished(client, 14)["hint"] == CLEAN_HINT
     assert len(fake_llm.prompts("program")) == 1  # the second request asked the LLM only for its hint
     second = ProgramEnhancementPhase.get(ProgramEnhancementPhase.request == Request.get(Request.request_id == 14))
@@ -248,29 +254,35 @@ def test_an_identical_program_reuses_the_verified_candidates(client, broker, wor
     assert [(p.program, p.correct) for p in reused] == [(GOOD_FIX, True)]  # verified again
 
 
-def test_reuse_is_off_with_a_zero_window_and_never_crosses_hint_types(client, broker, worker, llm, fake_llm):
+def test_reuse_is_off_with_a_zero_window_and_never_crosses_hint_types(client, runtime, worker, llm, fake_llm):
     ask(client, 15, BUGGY)
-    join(broker)
+    join(runtime)
     ask(client, 16, BUGGY, hint_type="plan")
-    join(broker)
+    join(runtime)
     configure(llm, reuse_window_seconds=0)
     ask(client, 17, BUGGY)
-    join(broker)
+    join(runtime)
     assert len(fake_llm.prompts("program")) == 3
     assert {p.engine for p in ProgramEnhancementPhase.select()} == {"openai"}
 
 
-def test_the_sweep_runs_a_cascades_candidates_whose_message_was_lost(client, broker, llm, fake_llm):
+def test_the_sweep_runs_a_cascades_candidates_whose_message_was_lost(client, runtime, llm, fake_llm):
     configure(llm, cheap_model="cheap-model")
     ask(client, 15, BUGGY)
-    broker.flush_all()  # the steps are driven by hand below
+    runtime.broker.flush_all()  # the steps are driven by hand below
     request = Request.get()
-    steps.run_student_program(request.id)
-    # The cheaper model's phase is stored; its claim stays live long after the call...
-    assert [n.actor for n in steps.query_for_enhanced_programs(request.id)] == ["run_enhanced_program"]
-    # ... and the message that would run its candidates is lost.
+    held = Leases(runtime.settings.lease_seconds)
+    flow.process(runtime, held, STEPS[Step.RUN_STUDENT_PROGRAM], request.id)
+    flow.process(runtime, held, STEPS[Step.QUERY_FOR_ENHANCED_PROGRAMS], request.id)
+    # The cheaper model's phase is stored, and the message that would run its candidates is lost.
+    assert queued(runtime) == ["run_enhanced_program"]
+    runtime.broker.flush_all()
     Request.update(updated_at=utcnow() - dt.timedelta(seconds=61)).execute()
-    assert [n.actor for n in sweep.sweep(stall_seconds=60, report_url_set=False)] == ["run_enhanced_program"]
-    steps.run_enhanced_program(request.id)
-    assert Request.get().enhancement_done_at is not None  # the cheaper model's program passed
+    sweep.sweep(runtime)
+    assert queued(runtime) == ["run_enhanced_program"]
+    runtime.broker.flush_all()
+    flow.process(runtime, held, STEPS[Step.RUN_ENHANCED_PROGRAM], request.id)
+    state = flow.load_state(runtime, request.id)
+    assert state.candidates_settled and not state.escalation_due  # the cheaper model's program passed
+    assert queued(runtime) == ["generate_hint"]  # the reflection is there: the hint goes ahead
     assert models_asked(fake_llm) == ["cheap-model"]

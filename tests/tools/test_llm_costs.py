@@ -7,12 +7,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+import pytest
 
 from models import Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
 from scripts.llm_costs import collect, render
+from settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(autouse=True)
+def bound(runtime):
+    """The models bound to the test's own database."""
 
 
 def request(request_id: int, created_at: dt.datetime | None = None) -> Request:
@@ -67,11 +72,12 @@ def test_since_leaves_older_requests_out():
     assert collect(utcnow() - dt.timedelta(hours=1)).total["llm_calls"] == 7
 
 
-def test_the_command_prints_the_report_as_json():
+def test_the_command_prints_the_report_as_json(database_url):
     store_three_requests()
     reply = subprocess.run(
         [sys.executable, "-m", "scripts.llm_costs", "--json", "--since-hours", "1"],
-        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT, env={"PATH": os.environ["PATH"], "DATABASE_URL": database_url},
+        capture_output=True, text=True, timeout=60, check=True,
     )
     data = json.loads(reply.stdout)
     assert data["hints"] == 2 and data["per_hint"]["llm_calls"] == 3.5

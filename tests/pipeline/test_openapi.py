@@ -3,6 +3,10 @@ valid or not, makes the API answer 5xx (a property-based run with schemathesis).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import pytest
 import schemathesis
 import schemathesis.generation.body_overrides  # noqa: F401 - see below
 import yaml
@@ -11,7 +15,12 @@ from schemathesis.checks import not_a_server_error
 
 from hint_api import create_app
 from hint_api.spec import SPEC_PATH
-from settings import get_settings
+from migrations import migrate
+from models import db
+from runtime import build
+from settings import load_settings
+from tests.conftest import TEST_ENV, services_for
+from tests.helpers import SANDBOX
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -39,12 +48,21 @@ def test_the_document_is_served_as_json_and_yaml(client):
     assert served.status_code == 200 and yaml.safe_load(served.data) == document
 
 
-# Built at import, as schemathesis needs it for collection; the conftest environment
-# (SQLite, in-process broker, offline engine) is already in place by then.
-APP = create_app(get_settings())
+# Built at import, as schemathesis needs it for collection: its own SQLite file, the
+# in-process broker and the offline engine.
+_URL = f"sqlite:///{Path(tempfile.mkdtemp(prefix='hint-openapi-')) / 'hint.db'}"
+migrate(_URL)
+RUNTIME = build(load_settings({"DATABASE_URL": _URL, **TEST_ENV}), services=services_for(None), executor=SANDBOX)
+APP = create_app(RUNTIME)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 # Enough examples per operation to find type and encoding holes, few enough for CI.
 schema.config.generation.update(max_examples=60, database="none")
+
+
+@pytest.fixture
+def app_database():
+    """The models bound to APP's database (other tests bind their own in between)."""
+    db.initialize(RUNTIME.database)
 
 
 @schema.parametrize()
@@ -52,6 +70,6 @@ schema.config.generation.update(max_examples=60, database="none")
 # calls meet the state earlier ones left (repeats, conflicts, known request ids).
 # Generation speed is not what this test judges: on a busy 2-core machine it can be slow.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
-def test_no_generated_input_gets_a_server_error(case, broker):
+def test_no_generated_input_gets_a_server_error(case, app_database):
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])

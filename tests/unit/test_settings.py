@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hint_core.ai_config import AIConfigError, load_ai_config
+from hint_core.lifecycle import Step
 from settings import ROOT, SettingsError, load_settings
 
 
@@ -13,8 +14,8 @@ def test_embedded_defaults():
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/hint.db")
     assert s.embedded_broker and not (s.openai_api_key or s.openai_base_url)
     assert s.task_queue == "task_queue" and s.queue_max_priority == 5 and s.port == 8001
-    p = s.priorities
-    assert p.run_student_program < p.generate_hint < p.return_hint  # started requests finish first
+    p = s.priority
+    assert p(Step.RUN_STUDENT_PROGRAM) < p(Step.GENERATE_HINT) < p(Step.RETURN_HINT)  # started requests finish first
 
 
 def test_database_url_wins_over_db_variables():
@@ -30,7 +31,7 @@ def test_db_variables_build_a_url_with_escaped_password():
 def test_rabbitmq_host_and_priorities():
     s = load_settings({"RABBITMQ_HOST": "mq", "QUEUE_MAX_PRIORITY": "9", "GENERATE_HINT_PRIORITY": "8"})
     assert s.rabbitmq_url == "amqp://guest:guest@mq:5672/" and not s.embedded_broker
-    assert s.priorities.generate_hint == 8
+    assert s.priority(Step.GENERATE_HINT) == 8
 
 
 @pytest.mark.parametrize("env, name", [
@@ -45,8 +46,39 @@ def test_bad_values_name_the_variable(env, name):
 
 
 def test_secrets_stay_out_of_repr():
-    s = load_settings({"OPENAI_API_KEY": "sk-very-secret", "HINT_API_TOKEN": "tok-secret"})
-    assert "sk-very-secret" not in repr(s) and "tok-secret" not in repr(s)
+    s = load_settings({"OPENAI_API_KEY": "sk-very-secret", "HINT_API_TOKEN": "tok-secret",
+                       "DATABASE_URL": "postgresql://hint:db-pass@db/hint", "RABBITMQ_URL": "amqp://u:mq-pass@mq/"})
+    for secret in ("sk-very-secret", "tok-secret", "db-pass", "mq-pass"):
+        assert secret not in repr(s) and secret in s.secrets()
+    assert s.database_label == "postgresql://db:5432/hint"
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"LOG_LEVEL": "VERBOSE"}, "LOG_LEVEL"),
+    ({"SANDBOX_REQUIRE": "landlok"}, "SANDBOX_REQUIRE"),
+    ({"SANDBOX_REQUIRE": "seccomp", "SANDBOX_DISABLE": "seccomp"}, "SANDBOX_DISABLE"),
+    ({"STALL_SECONDS": "nan"}, "STALL_SECONDS"),
+    ({"LEASE_SECONDS": "-1"}, "LEASE_SECONDS"),
+    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"RABBITMQ_URL": "localhost"}, "RABBITMQ_URL"),
+    ({"BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL": "orchestration/save"}, "BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL"),
+])
+def test_every_bad_value_stops_the_process_naming_its_variable(env, name):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(env)
+
+
+def test_a_misspelled_variable_of_ours_is_reported():
+    s = load_settings({"DATABSE_URL": "postgresql://x", "RABBITMQ_ULR": "amqp://y", "OPENAI_KEY": "k", "HOME": "/root"})
+    assert s.unknown_variables == (
+        "DATABSE_URL (did you mean DATABASE_URL?)", "OPENAI_KEY (did you mean OPENAI_API_KEY?)",
+        "RABBITMQ_ULR (did you mean RABBITMQ_URL?)",
+    )
+
+
+def test_the_original_backends_database_variable_is_honoured():
+    s = load_settings({"HINT_BACKEND_DATABASE_URL": "postgresql://h@db/hint"})
+    assert s.database_url == "postgresql://h@db/hint" and s.unknown_variables == ()
 
 
 def test_shipped_ai_config_is_valid():

@@ -6,16 +6,17 @@ import dataclasses
 
 import pytest
 
-from hint_actors import pool_store, steps
+from hint_actors import pool_store
 from hint_core.ai_config import PoolConfig
 from hint_core.pool import dedup_key
 from hint_core.problems import ProblemBank
 from hint_core.problems import TestCase as Case
-from hint_core.sandbox import run_program
-from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry, connect_database, db
-from scripts.migrate import migrate
-from tests.conftest import join, require_service
-from tests.stack import postgres_database
+from migrations import migrate
+from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry, db
+from runtime import bind_database
+from settings import load_settings
+from tests.helpers import SANDBOX, join, require_service
+from tests.production import postgres_database
 
 BANK = ProblemBank()
 FACTORIAL = BANK.get("factorial")
@@ -23,6 +24,14 @@ FACTORIAL = BANK.get("factorial")
 WHILE_FACTORIAL = "def factorial(n):\n    result = 1\n    i = 2\n    while i <= n:\n        result *= i\n        i += 1\n    return result\n"
 BUGGY_WHILE = WHILE_FACTORIAL.replace("result *= i", "result += i")
 WRONG_FACTORIAL = "def factorial(n):\n    return n\n"
+
+
+run_program = SANDBOX.run
+
+
+@pytest.fixture(autouse=True)
+def bound(runtime):
+    """Every test here has the runtime's database bound."""
 
 
 def ask(client, request_id, program, hint_type="debug", problem_id="factorial"):
@@ -46,34 +55,34 @@ def pool_rows(problem_id="factorial"):
     return list(SolutionPoolEntry.select().where(SolutionPoolEntry.problem_id == problem_id))
 
 
-def verified_add(problem, program, source="test"):
+def verified_add(problem, program, source="student"):
     return pool_store.add_to_pool(problem, [(program, run_program(problem, program), source)]) == 1
 
 
-def test_a_correct_student_program_joins_the_pool_once(client, broker, worker):
+def test_a_correct_student_program_joins_the_pool_once(client, runtime, worker):
     ask(client, 1, WHILE_FACTORIAL, hint_type="plan")
     renamed = WHILE_FACTORIAL.replace("result", "product").replace("    i", "    k").replace("i <=", "k <=")
     ask(client, 2, "# my solution\n" + renamed.replace("k += 1", "k += 1  # next"), hint_type="plan")
-    join(broker)
+    join(runtime)
     rows = [r for r in pool_rows() if r.source == "student"]  # the references join too
     assert [(r.tests_version, r.normalized_hash) for r in rows] == [(FACTORIAL.tests_version, dedup_key(WHILE_FACTORIAL))]
     assert rows[0].run_time > 0
 
 
-def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, broker, worker):
+def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, runtime, worker):
     ask(client, 1, BUGGY_WHILE)
-    join(broker)
+    join(runtime)
     rows = pool_rows()
     assert sorted(r.program for r in rows) == sorted(FACTORIAL.solutions)
     assert {r.source for r in rows} == {"reference"}
-    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "test")]) == 0
+    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm")]) == 0
     assert len(pool_rows()) == len(FACTORIAL.solutions)
 
 
-def test_the_nearest_pool_program_is_offered_and_chosen_for_the_hint(client, broker, worker):
+def test_the_nearest_pool_program_is_offered_and_chosen_for_the_hint(client, runtime, worker):
     assert verified_add(FACTORIAL, WHILE_FACTORIAL)
     ask(client, 1, BUGGY_WHILE)
-    join(broker)
+    join(runtime)
     data = trace(client, 1)
     pool_programs = [p for p in data["enhanced_programs"] if p["source"] == "pool"]
     assert [p["program"] for p in pool_programs] == [WHILE_FACTORIAL]
@@ -112,27 +121,26 @@ def test_entries_verified_against_older_tests_are_never_offered_as_correct():
     assert len(pick.stale_ids) == 1
 
 
-def counting_runs(monkeypatch) -> list[str]:
-    ran: list[str] = []
+class CountingExecutor:
+    def __init__(self, executor) -> None:
+        self.executor, self.ran = executor, []
 
-    def run(problem, program):
-        ran.append(program)
-        return run_program(problem, program)
-
-    monkeypatch.setattr(steps, "run_program", run)
-    return ran
+    def run(self, problem, program):
+        self.ran.append(program)
+        return self.executor.run(problem, program)
 
 
-def test_programs_the_pool_verified_against_the_current_tests_are_not_run_again(client, broker, worker, monkeypatch):
-    ran = counting_runs(monkeypatch)
+def test_programs_the_pool_verified_against_the_current_tests_are_not_run_again(client, runtime, worker, executor):
+    runtime.executor = counting = CountingExecutor(executor)
+    ran = counting.ran
     ask(client, 1, BUGGY_WHILE)  # an empty pool: the reference solutions are run, and join it
-    join(broker)
+    join(runtime)
     assert sorted(ran) == sorted((BUGGY_WHILE, *FACTORIAL.solutions))
     assert verified_add(FACTORIAL, WHILE_FACTORIAL)
     ran.clear()
 
     ask(client, 2, BUGGY_WHILE.replace("result", "total"))
-    join(broker)
+    join(runtime)
     assert ran == [BUGGY_WHILE.replace("result", "total")]  # only the student's program ran
     entries = {r.program: r.id for r in pool_rows()}
     offered = [p for p in trace(client, 2)["enhanced_programs"] if p["source"] in ("reference", "pool")]
@@ -157,14 +165,14 @@ def test_a_reference_solution_is_vouched_for_by_an_entry_with_its_normal_form():
     assert pick.offer.programs == ()  # the entry is the reference solution's, offered as such
 
 
-def test_stale_entries_are_reverified_by_the_pipeline_or_dropped(client, broker, worker):
+def test_stale_entries_are_reverified_by_the_pipeline_or_dropped(client, runtime, worker):
     for program in (WHILE_FACTORIAL, WRONG_FACTORIAL):
         SolutionPoolEntry.create(
             problem_id="factorial", tests_version="older-tests", normalized_hash=dedup_key(program),
             program=program, tokens=[], run_time=0.01, source="student",
         )
     ask(client, 1, BUGGY_WHILE)
-    join(broker)
+    join(runtime)
     offered = {p["program"]: p["correct"] for p in trace(client, 1)["enhanced_programs"] if p["source"] == "pool"}
     assert offered == {WHILE_FACTORIAL: True, WRONG_FACTORIAL: False}
     rows = pool_rows()
@@ -173,13 +181,13 @@ def test_stale_entries_are_reverified_by_the_pipeline_or_dropped(client, broker,
     assert WRONG_FACTORIAL not in {r.program for r in rows}
 
 
-def test_a_close_pool_program_skips_the_llm_program_call(client, broker, worker, llm_services, fake_llm, monkeypatch):
-    monkeypatch.setattr(steps, "get_services", lambda: llm_services)
+def test_a_close_pool_program_skips_the_llm_program_call(client, runtime, worker, llm_services, fake_llm):
+    runtime.services = llm_services
     llm_services.ai = dataclasses.replace(llm_services.ai, pool=PoolConfig(skip_llm_when_distance_at_most=2))
     assert verified_add(FACTORIAL, WHILE_FACTORIAL)
     ask(client, 1, BUGGY_WHILE)  # one token from the pool program
     ask(client, 2, WRONG_FACTORIAL)  # far from everything
-    join(broker)
+    join(runtime)
     phases = {p.request.request_id: p.engine for p in ProgramEnhancementPhase.select()}
     assert phases == {1: "pool", 2: "openai"}
     assert len(fake_llm.prompts("program")) == 1  # request 2 only
@@ -188,12 +196,12 @@ def test_a_close_pool_program_skips_the_llm_program_call(client, broker, worker,
     assert EnhancedProgram.get_by_id(selected).program == WHILE_FACTORIAL
 
 
-def test_without_the_option_the_llm_is_always_asked(client, broker, worker, llm_services, fake_llm, monkeypatch):
-    monkeypatch.setattr(steps, "get_services", lambda: llm_services)
+def test_without_the_option_the_llm_is_always_asked(client, runtime, worker, llm_services, fake_llm):
+    runtime.services = llm_services
     assert llm_services.ai.pool.skip_llm_when_distance_at_most is None
     assert verified_add(FACTORIAL, WHILE_FACTORIAL)
     ask(client, 1, BUGGY_WHILE)
-    join(broker)
+    join(runtime)
     assert ProgramEnhancementPhase.get().engine == "openai"
     assert len(fake_llm.prompts("program")) == 1
 
@@ -214,7 +222,7 @@ def on_postgres():
     previous = db.obj
     with postgres_database() as url:
         migrate(url)
-        database = connect_database(url)
+        database = bind_database(load_settings({"DATABASE_URL": url}))
         try:
             yield
         finally:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from hint_actors.timing import format_line
+from hint_actors.middleware.timing import format_line
 from scripts.bench_steps import StepTime, cpu_per_request, parse_line, per_step
-from tests.conftest import join
-from tests.test_pipeline_embedded import BUGGY_FACTORIAL, ask
+from tests.helpers import BUGGY_FACTORIAL, ask, join
 
 
 def test_a_line_reads_back():
@@ -21,10 +20,10 @@ def test_a_line_reads_back():
     assert parse_line(format_line("return_hint", None, 7, 1, 1, 1, 0, "ok")).request_id is None
 
 
-def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, broker, worker, caplog):
+def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, runtime, worker, caplog):
     caplog.set_level(logging.INFO, logger="hint.timing")
     ask(client, 77, BUGGY_FACTORIAL)
-    join(broker)
+    join(runtime)
     steps = [parse_line(r.getMessage()) for r in caplog.records if r.name == "hint.timing"]
     assert steps and all(s is not None and s.request_id == 77 for s in steps)
     actors = {s.actor for s in steps}
