@@ -260,7 +260,7 @@ def test_a_bad_configuration_names_the_field():
 
 def test_runs_from_several_threads_go_side_by_side(fake):
     fake.handler_seconds = 1.0
-    executor = executor_for(fake)
+    executor = executor_for(fake, max_concurrent=6)
     results: list[RunResult] = []
     threads = [threading.Thread(target=lambda: results.append(executor.run(PROBLEM, RIGHT)))
                for _ in range(6)]

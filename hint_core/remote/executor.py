@@ -73,8 +73,8 @@ class RemoteExecutionConfig:
     execute_url: str
     result_url: str
     token: str | None = field(default=None, repr=False)  # sent as "Authorization: Bearer ..."
-    max_concurrent: int = 16  # runs in flight per executor (per worker process)
-    acquire_timeout: float = 0.05  # wait for a free slot this long, then raise ExecutorBusy
+    max_concurrent: int = 4  # runs in flight per executor (per worker process); see docs/remote.md
+    acquire_timeout: float = 0.0  # wait this long for a free slot, then ExecutorBusy (0: never wait)
     deadline: float = 60.0  # submit to verdict; keep it below the step's time limit
     first_poll: float = 0.05  # pause before the first poll
     poll_growth: float = 1.5  # each pause is this much longer than the last ...
@@ -204,8 +204,10 @@ class RemoteExecutor:
         if not self._slots.acquire(timeout=self.config.acquire_timeout):
             with self._lock:
                 self._busy += 1
-                retry_after = min(10.0, max(0.5, self._typical))  # a slot frees within about one run
-            raise ExecutorBusy(self.config.max_concurrent, retry_after)
+                # With every slot taken, one frees every typical/max_concurrent seconds on
+                # average; jitter spreads the re-queued steps so they do not all return at once.
+                share = min(10.0, max(0.2, self._typical / self.config.max_concurrent))
+            raise ExecutorBusy(self.config.max_concurrent, share * random.uniform(0.5, 1.5))
         with self._lock:
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
