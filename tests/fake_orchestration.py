@@ -22,6 +22,7 @@ the next n calls of an endpoint fail; ``latency[endpoint]`` delays every answer;
 execution id (as a reset database would); ``calls[endpoint]`` records what arrived.
 ``handler_seconds`` / ``handler_workers`` model a slow problem handler with a fixed number
 of workers (jobs queue for a free one); ``judge`` replaces the subprocess (benchmarks).
+``with FakeOrchestration() as fake:`` starts it and stops it.
 """
 
 from __future__ import annotations
@@ -259,6 +260,13 @@ class FakeOrchestration:
                     conn.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def __enter__(self) -> FakeOrchestration:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def pause(self, seconds: float) -> None:
         """Refuse connections for ``seconds``, then listen again on the same port."""

@@ -37,10 +37,8 @@ PROBLEM: Problem = remote_problem(
 
 @pytest.fixture
 def fake():
-    server = FakeOrchestration()
-    server.start()
-    yield server
-    server.stop()
+    with FakeOrchestration() as server:
+        yield server
 
 
 def executor_for(fake: FakeOrchestration, **knobs) -> RemoteExecutor:

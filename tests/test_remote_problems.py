@@ -37,10 +37,8 @@ class Clock:
 
 @pytest.fixture
 def fake():
-    server = FakeOrchestration()
-    server.start()
-    yield server
-    server.stop()
+    with FakeOrchestration() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
