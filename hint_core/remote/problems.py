@@ -11,7 +11,8 @@ used go first).
 
 A problem only orchestration knows becomes a ``Problem`` with no tests (its handler
 judges it) and no reference solutions; its function is read from the template. Such a
-problem must be run by the remote executor: with no tests, a local run would pass anything.
+problem must be run by the remote executor: with no tests, a local run has nothing to
+judge by (the local sandbox calls such a run incorrect, whatever the program).
 """
 
 from __future__ import annotations
