@@ -71,6 +71,7 @@ class RunResult:
     error: str | None = None  # program-level error (syntax error, error while loading)
     run_time: float = 0.0  # seconds of wall time for the whole run
     cpu_time: float = 0.0  # seconds of CPU time the run used, measured by the kernel
+    executor: str = "local"  # "remote": judged by orchestration, with no per-test detail
 
     @property
     def first_failure(self) -> TestResult | None:
@@ -87,7 +88,7 @@ class RunResult:
         return {
             "correct": self.correct, "status": self.status, "tests": [dict(vars(t)) for t in self.tests],
             "output": self.output, "error": self.error, "run_time": self.run_time, "cpu_time": self.cpu_time,
-            "first_failure": self.first_failure_text(),
+            "executor": self.executor, "first_failure": self.first_failure_text(),
         }
 
     @classmethod
@@ -102,6 +103,7 @@ class RunResult:
             error=data.get("error"),
             run_time=float(data.get("run_time", 0.0)),
             cpu_time=float(data.get("cpu_time", 0.0)),
+            executor=str(data.get("executor", "local")),  # rows stored before remote runs existed
         )
 
 
