@@ -25,9 +25,14 @@ from dramatiq.brokers.stub import StubBroker
 from peewee import Database
 
 from database import DATABASE_OUTAGES, make_database
+from hint_core.ai_config import load_ai_config
 from hint_core.engines import Services
+from hint_core.execution import RoutingExecutor
 from hint_core.lifecycle import Step
-from hint_core.problems import Problem
+from hint_core.llm import LLMClient
+from hint_core.problem_source import Execution, ProblemSource
+from hint_core.problems import Problem, ProblemBank
+from hint_core.remote import OrchestrationProblems, RemoteExecutionConfig, RemoteExecutor
 from hint_core.sandbox import Executor, ForkServerExecutor, RunResult, SandboxConfig
 from models import db
 from settings import Settings
@@ -118,18 +123,34 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 
 
 def make_executor(settings: Settings) -> Executor:
-    """The local sandbox; its fork server starts on first use, in the process that runs."""
-    return ForkServerExecutor(SandboxConfig(
+    """The local sandbox (its fork server starts on first use, in the process that runs), and
+    orchestration's problem handler for problems whose tests live there."""
+    local = ForkServerExecutor(SandboxConfig(
         require=settings.sandbox_require, disable=settings.sandbox_disable, uid_base=settings.sandbox_uid_base,
         tmp_dir=str(settings.sandbox_tmp_dir) if settings.sandbox_tmp_dir else None,
     ))
+    remote = None
+    if settings.runs_remotely:
+        remote = RemoteExecutor(RemoteExecutionConfig(
+            settings.execute_url, settings.execution_result_url, token=settings.callback_token,
+            max_concurrent=settings.remote_concurrency, deadline=settings.remote_deadline_seconds,
+        ))
+    return RoutingExecutor(local, remote)
 
 
 def make_services(settings: Settings) -> Services:
-    return Services.build(
-        settings.ai_config_path, settings.problem_bank_dir, settings.problems_url, settings.openai_api_key,
-        settings.openai_base_url, azure_endpoint=settings.azure_openai_endpoint, api_version=settings.openai_api_version,
-    )
+    """The problems (local bank, and orchestration's), the AI configuration, the LLM client."""
+    orchestration = None
+    if settings.problems_url and settings.execution is not Execution.LOCAL:
+        orchestration = OrchestrationProblems(settings.problems_url, token=settings.callback_token)
+    problems = ProblemSource(ProblemBank(settings.problem_bank_dir), orchestration, settings.execution,
+                             runs_remotely=settings.runs_remotely)
+    ai = load_ai_config(settings.ai_config_path)
+    llm = None
+    if ai.use_llm(bool(settings.openai_api_key or settings.openai_base_url or settings.azure_openai_endpoint)):
+        llm = LLMClient(settings.openai_api_key, settings.openai_base_url,
+                        azure_endpoint=settings.azure_openai_endpoint, api_version=settings.openai_api_version)
+    return Services(problems, ai, llm)
 
 
 def bind_database(settings: Settings) -> Database:

@@ -22,6 +22,7 @@ from dotenv import load_dotenv
 
 from hint_core.errors import ConfigError
 from hint_core.lifecycle import Step
+from hint_core.problem_source import Execution
 from hint_core.sandbox.local import ALL_LAYERS
 
 ROOT = Path(__file__).resolve().parent
@@ -43,8 +44,24 @@ DEFAULT_PRIORITIES: Mapping[Step, int] = {
 OUR_PREFIXES = (
     "DATABASE_", "DB_", "HINT_", "RABBITMQ_", "QUEUE_", "TASK_", "OPENAI_", "AZURE_OPENAI_", "AI_CONFIG",
     "SANDBOX_", "BACKEND_ORCHESTRATION_", "PROBLEM_", "REFLECTION_", "REQUEST_", "SWEEP_", "STALL_", "LEASE_",
-    "LOG_", "WORKER_",
+    "LOG_", "WORKER_", "REMOTE_", "EXECUTION",
 ) + tuple(f"{step.upper()}_" for step in Step)
+
+# What the original hint backend reads and this service does not, and why: reported once at
+# start, so an operator who brings the original's env file knows nothing was lost.
+ORIGINAL_UNUSED = {
+    "DJANGO_SECRET_KEY": "no Django here: the API keeps no sessions or signed cookies",
+    "DJANGO_DEBUG": "no Django here; LOG_LEVEL=DEBUG gives detail",
+    "DJANGO_ALLOWED_HOSTS": "no Django here; HOST chooses the address the API listens on",
+    "DJANGO_CORS_ALLOWED_ORIGINS": "no browser calls this API (only orchestration does)",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "no browser calls this API (only orchestration does)",
+    "BACKEND_ORCHESTRATION_BASE_URL": "every call to orchestration uses its own full URL",
+    "MAX_TRIES": "each step has its own retries (hint_actors/pipeline.py); outages never count",
+    "RETRY_PRIORITY": "a retried step keeps its own step's priority",
+    "IN_DOCKER": ".env.local and .env never override the environment, in a container or not",
+    "LOG_FILE_PREFIX": "logs go to standard output, for the process manager to keep",
+    "APP_START_TIME": "logs go to standard output, for the process manager to keep",
+}
 
 
 class SettingsError(ConfigError):
@@ -163,7 +180,12 @@ class Settings:
     problem_bank_dir: Path
     problems_url: str | None
     save_hint_url: str | None
-    callback_token: str | None = field(repr=False)
+    callback_token: str | None = field(repr=False)  # sent to orchestration with every call
+    execution: Execution
+    execute_url: str | None
+    execution_result_url: str | None
+    remote_concurrency: int  # remote runs in flight per process; more wait in the queue
+    remote_deadline_seconds: float
     sandbox_require: frozenset[str]
     sandbox_disable: frozenset[str]
     sandbox_uid_base: int
@@ -179,12 +201,20 @@ class Settings:
     stall_seconds: float
     lease_seconds: float
     # Variables that look like ours and are not read (typos), with the likely intended
-    # name: warned about at start by every process.
+    # name, and the original backend's variables this service does not use: both warned
+    # about at start by every process.
     unknown_variables: tuple[str, ...] = ()
+    unused_variables: tuple[str, ...] = ()
 
     @property
     def embedded_broker(self) -> bool:
         return self.rabbitmq_url is None
+
+    @property
+    def runs_remotely(self) -> bool:
+        """Programs of problems outside the local bank (or of all, EXECUTION=remote) can be
+        run by orchestration's problem handler."""
+        return self.execution is not Execution.LOCAL and bool(self.execute_url and self.execution_result_url)
 
     @property
     def database_label(self) -> str:
@@ -238,6 +268,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems_url=r.url("BACKEND_ORCHESTRATION_GET_PROBLEMS_URL"),
         save_hint_url=r.url("BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL"),
         callback_token=r.text("BACKEND_ORCHESTRATION_TOKEN"),
+        execution=Execution(r.choice("EXECUTION", Execution.AUTO.value, tuple(Execution))),
+        execute_url=r.url("BACKEND_ORCHESTRATION_EXECUTE_CODE_URL"),
+        execution_result_url=r.url("BACKEND_ORCHESTRATION_GET_EXECUTION_RESULT_URL"),
+        remote_concurrency=r.int("REMOTE_EXECUTION_CONCURRENCY", 4, 1, 256),
+        remote_deadline_seconds=r.seconds("REMOTE_EXECUTION_DEADLINE_SECONDS", 60.0),
         sandbox_require=r.layers("SANDBOX_REQUIRE"),
         sandbox_disable=r.layers("SANDBOX_DISABLE"),
         sandbox_uid_base=r.int("SANDBOX_UID_BASE", 40000, 1000, 2**31 - 100_000),
@@ -251,10 +286,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stall_seconds=r.seconds("STALL_SECONDS", 60.0),
         lease_seconds=r.seconds("LEASE_SECONDS", 15.0),
     )
+    _check_execution(settings)
     if settings.sandbox_require & settings.sandbox_disable:
         both = ", ".join(sorted(settings.sandbox_require & settings.sandbox_disable))
         raise SettingsError(f"SANDBOX_REQUIRE and SANDBOX_DISABLE both name {both}")
-    return replace(settings, unknown_variables=_unknown(r.env, r.read))
+    unused = tuple(f"{name}: {why}" for name, why in ORIGINAL_UNUSED.items() if name in r.env)
+    return replace(settings, unknown_variables=_unknown(r.env, r.read | set(ORIGINAL_UNUSED)), unused_variables=unused)
+
+
+def _check_execution(settings: Settings) -> None:
+    urls = {"BACKEND_ORCHESTRATION_EXECUTE_CODE_URL": settings.execute_url,
+            "BACKEND_ORCHESTRATION_GET_EXECUTION_RESULT_URL": settings.execution_result_url}
+    missing = [name for name, url in urls.items() if not url]
+    if len(missing) == 1:
+        raise SettingsError(f"{missing[0]} must be set too: remote execution needs both execution URLs")
+    if settings.execution is Execution.REMOTE and (missing or not settings.problems_url):
+        needed = missing + ([] if settings.problems_url else ["BACKEND_ORCHESTRATION_GET_PROBLEMS_URL"])
+        raise SettingsError(f"EXECUTION=remote needs {', '.join(needed)}")
 
 
 def _unknown(env: Mapping[str, str], known: set[str]) -> tuple[str, ...]:
@@ -271,6 +319,9 @@ def _unknown(env: Mapping[str, str], known: set[str]) -> tuple[str, ...]:
 
 
 def warn_unknown(settings: Settings, log: logging.Logger) -> None:
-    """One warning per variable that looks like ours but is not read (a typo, most likely)."""
+    """One line per variable that looks like ours but is not read (a typo, most likely), and
+    per variable of the original backend that this service does not need."""
     for name in settings.unknown_variables:
         log.warning("environment variable %s is not used by this service; ignored", name)
+    for line in settings.unused_variables:
+        log.info("environment variable %s (of the original hint backend) is not used: %s", *line.split(": ", 1))

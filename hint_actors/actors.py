@@ -16,7 +16,7 @@ from hint_actors import flow
 from hint_actors.leases import Leases
 from hint_actors.middleware.retries import Outage, Wait
 from hint_actors.pipeline import STEPS, StepSpec
-from hint_core.errors import Busy
+from hint_core.errors import Busy, Unavailable
 from hint_core.lifecycle import Step
 from hint_core.redact import safe_cause
 from runtime import OUTAGES, Runtime
@@ -37,8 +37,8 @@ def _actor_function(rt: Runtime, leases: Leases, spec: StepSpec) -> Callable[[in
             flow.process(rt, leases, spec, request_pk)
         except Busy as exc:
             raise Wait(str(exc), delay=int(exc.retry_after * 1000)) from None
-        except OUTAGES as exc:
-            raise Outage(type(exc).__name__) from exc
+        except (*OUTAGES, Unavailable) as exc:
+            raise Outage(f"{type(exc).__name__}: {safe_cause(str(exc), rt.settings.secrets())}") from exc
 
     run.__name__ = run.__qualname__ = spec.step.value
     return run

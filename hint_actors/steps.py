@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from peewee import Field, IntegrityError, ModelUpdate
+from peewee import Expression, Field, IntegrityError, ModelUpdate
 
 from database import release_connection, through_outage, write_transaction
 from hint_actors import pool_store
@@ -23,6 +23,7 @@ from hint_core.lifecycle import RequestState, Stage
 from hint_core.pool import work_seconds
 from hint_core.problems import Problem
 from hint_core.prompts import HintContext
+from hint_core.remote import REMOTE, RemoteExecutionFailed
 from hint_core.reuse import reuse_key
 from hint_core.sandbox import RunResult
 from hint_core.selection import Candidate, select_candidate, token_distances
@@ -41,6 +42,7 @@ from runtime import Runtime
 log = logging.getLogger("hint.steps")
 
 ALREADY_CORRECT = "Your code seems already correct."
+NOT_RUN = "not_run"  # the status of a program the course's handler could not run, for good
 
 
 def _load(request_pk: int, *fields: Field) -> Request:
@@ -67,7 +69,10 @@ def run_student_program(rt: Runtime, state: RequestState) -> None:
     if not state.student_run:
         problem = _problem(rt, request)
         release_connection()  # not needed while the program runs
-        result = rt.executor.run(problem, request.student_program)
+        try:
+            result = rt.executor.run(problem, request.student_program)
+        except RemoteExecutionFailed as exc:  # for good: the hint goes on without the run's evidence
+            result = RunResult(correct=False, status=NOT_RUN, error=f"could not be run: {exc.cause}", executor=REMOTE)
         log.info("request %s: student program %s in %.3fs", state.request_id, result.status, result.run_time)
         _touch(
             state.pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()
@@ -185,14 +190,18 @@ def run_enhanced_program(rt: Runtime, state: RequestState) -> None:
     outcomes = rt.run_side_by_side(problem, [c.program for c in pending])
     done = [(c, r) for c, r in zip(pending, outcomes, strict=True) if isinstance(r, RunResult)]
     _record_verdicts(request, done)
+    # Orchestration could not run these, for good: they count as incorrect, the request goes on.
+    for candidate, failure in zip(pending, outcomes, strict=True):
+        if isinstance(failure, RemoteExecutionFailed):
+            _could_not_run(EnhancedProgram.id == candidate.id, failure.cause)
     joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done])
     log.info(
         "request %s: candidates %s; %d joined the pool", state.request_id,
         ", ".join(f"{c.index} ({c.source}) {r.status} in {r.run_time:.3f}s" for c, r in done) or "none run", joined,
     )
-    failed = [r for r in outcomes if not isinstance(r, RunResult)]
+    failed = [r for r in outcomes if not isinstance(r, RunResult | RemoteExecutionFailed)]
     if failed:
-        raise failed[0]
+        raise failed[0]  # the executor's own failure (or a busy one): the retry runs only these
 
 
 def _record_verdicts(request: Request, done: list[tuple[EnhancedProgram, RunResult]]) -> None:
@@ -212,11 +221,15 @@ def _record_verdicts(request: Request, done: list[tuple[EnhancedProgram, RunResu
         _touch(request.id).execute()
 
 
+def _could_not_run(which: Expression, cause: str) -> None:
+    EnhancedProgram.update(evaluated_at=utcnow(), correct=False, invalid_reason=f"could not be run: {cause}").where(
+        which & EnhancedProgram.evaluated_at.is_null()
+    ).execute()
+
+
 def give_up_candidates(rt: Runtime, request_pk: int, cause: str) -> None:
     """Candidates that cannot be run count as incorrect; the request goes on without them."""
-    EnhancedProgram.update(evaluated_at=utcnow(), correct=False, invalid_reason=f"could not be run: {cause}").where(
-        (EnhancedProgram.request == request_pk) & EnhancedProgram.evaluated_at.is_null()
-    ).execute()
+    _could_not_run(EnhancedProgram.request == request_pk, cause)
     _touch(request_pk).execute()
 
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from database import close_connection
 from hint_api.intake import IntakeError
+from hint_core.errors import Unavailable
 from models import db
 from runtime import OUTAGES, Runtime, build
 from settings import Settings, load_settings
@@ -94,6 +95,13 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
 
     for error in OUTAGES:
         app.register_error_handler(error, outage)
+
+    @app.errorhandler(Unavailable)
+    def orchestration_down(exc: Unavailable) -> tuple[Response, int, dict[str, str]]:
+        # Only orchestration could tell whether this problem exists, and it does not answer.
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        return unavailable("the course's orchestration service does not answer; retry this call",
+                           stored=g.get("stored", False))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

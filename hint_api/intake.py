@@ -17,7 +17,7 @@ from peewee import IntegrityError
 
 from hint_core.enums import HintType
 from hint_core.errors import HintServiceError
-from models import Reflection, Request, utcnow
+from models import Hint, Reflection, Request, utcnow
 
 MAX_PROGRAM_CHARS = 100_000
 MAX_REFLECTION_CHARS = 10_000
@@ -157,6 +157,12 @@ def store_reflection(request_id: int, fields: dict[str, str]) -> Stored:
         if existing.payload_hash != digest:
             raise IntakeError(f"request_id {request_id} already has a different reflection", status=409) from None
         return Stored(request, False)
+
+
+def report_again(request: Request) -> bool:
+    """Mark an ended request's hint as not reported yet, so its callback is posted again;
+    False while the request is still running (its callback will come by itself)."""
+    return bool(Hint.update(reported_at=None).where(Hint.request == request.id).execute())
 
 
 def mark_enqueued(request: Request) -> None:

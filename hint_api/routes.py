@@ -71,6 +71,12 @@ def add_request() -> Reply:
         if failed:
             return failed
         intake.mark_enqueued(stored.request)
+    elif not stored.created and rt.settings.save_hint_url and intake.report_again(stored.request):
+        # Asked again for a request that ended (orchestration lost our answer, or its
+        # database was reset): post the same answer again.
+        failed = _publish(lambda: rt.send(Step.RETURN_HINT, stored.request.id, request_id), stored, "request")
+        if failed:
+            return failed
     log.info("request %s: %s (%s, %s)", request_id, "accepted" if stored.created else "repeated",
              fields["problem_id"], fields["hint_type"])
     return jsonify(request_id=request_id, status="accepted" if stored.created else "already_accepted")

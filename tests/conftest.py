@@ -27,8 +27,8 @@ from hint_api import create_app
 from hint_core.engines import Services
 from hint_core.sandbox import ForkServerExecutor
 from migrations import migrate
-from runtime import Runtime, build
-from settings import ROOT, Settings, load_settings
+from runtime import Runtime, build, make_services
+from settings import Settings, load_settings
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import SANDBOX
 
@@ -89,12 +89,11 @@ def executor() -> ForkServerExecutor:
     return SANDBOX
 
 
-def services_for(llm_base_url: str | None = None) -> Services:
-    """The repository's problems and ai_config; the LLM at `llm_base_url`, or offline."""
-    svc = Services.build(
-        ROOT / "ai_config" / "ai_config.yaml", ROOT / "hint_core" / "problem_bank", None,
-        "test-key" if llm_base_url else None, llm_base_url,
-    )
+def services_for(llm_base_url: str | None = None, **env: str) -> Services:
+    """The repository's problems and ai_config, as the runtime builds them; the LLM at
+    `llm_base_url`, or offline; `env` adds settings (orchestration's URLs, say)."""
+    llm = {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": llm_base_url} if llm_base_url else {}
+    svc = make_services(load_settings({**llm, **env}))
     if svc.llm is not None:
         svc.llm.backoff_initial, svc.llm.backoff_max = 0.01, 0.2  # fast retries in tests
     return svc

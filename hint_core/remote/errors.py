@@ -13,11 +13,14 @@
 
 The executor's errors are ``SandboxError`` subclasses: the ``Executor`` protocol promises
 that a run raises only ``SandboxError`` when the executor (not the program) fails.
-Messages carry the cause and never a credential.
+Messages carry the cause and never a credential. `OrchestrationUnreachable` is also an
+`hint_core.errors.Unavailable` and `ExecutorBusy` a `hint_core.errors.Busy`, so the
+workers wait them out without spending a step's retries.
 """
 
 from __future__ import annotations
 
+from hint_core.errors import Busy, Unavailable
 from hint_core.problems import UnknownProblem
 from hint_core.sandbox.local import SandboxError
 
@@ -42,7 +45,7 @@ class RemoteExecutionFailed(RemoteError):
         self.execution_id = execution_id
 
 
-class OrchestrationUnreachable(RemoteError):
+class OrchestrationUnreachable(RemoteError, Unavailable):
     """Orchestration gave no usable answer for a while; the request is fine, try later."""
 
     def __init__(self, cause: str, retry_after: float = 5.0) -> None:
@@ -50,7 +53,7 @@ class OrchestrationUnreachable(RemoteError):
         self.retry_after = retry_after
 
 
-class ExecutorBusy(RemoteError):
+class ExecutorBusy(RemoteError, Busy):
     """Every remote-run slot of this process is taken; re-queue instead of waiting."""
 
     def __init__(self, in_flight: int, retry_after: float) -> None:

@@ -318,12 +318,14 @@ def _result(answer: Answer) -> RunResult | None:
     run_time = float(elapsed) if isinstance(elapsed, int | float) and not isinstance(elapsed, bool) else 0.0
     if not (math.isfinite(run_time) and run_time >= 0):
         run_time = 0.0
+    error = None if correct else bounded(buggy, MAX_ERROR) or NO_DETAIL
     return RunResult(
         correct=correct,
         status=RemoteStatus.PASSED if correct else RemoteStatus.FAILED,
         tests=[],  # the handler judges with its own script: no per-test detail comes back
-        output=buggy[:MAX_OUTPUT],
-        error=None if correct else bounded(buggy, MAX_ERROR) or NO_DETAIL,
+        # The whole text only when it says more than the one-line error (a prompt quotes both).
+        output="" if buggy == error else buggy[:MAX_OUTPUT],
+        error=error,
         run_time=run_time,
         executor=REMOTE,
     )

@@ -16,7 +16,8 @@ from hint_actors.pipeline import STEPS
 from hint_core.engines import Services
 from hint_core.lifecycle import Step
 from models import EnhancedProgram, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
-from settings import ROOT
+from runtime import make_services
+from settings import load_settings
 from tests.fake_openai import Behaviour, contents, malformed, status
 from tests.helpers import ask, join, queued
 
@@ -40,8 +41,7 @@ def fixed(program: str) -> str:
 @pytest.fixture
 def llm(fake_llm):
     """Services on the fake server with short deadlines (the tests change their ai config)."""
-    svc = Services.build(ROOT / "ai_config" / "ai_config.yaml", ROOT / "hint_core" / "problem_bank", None, SECRET,
-                         fake_llm.base_url)
+    svc = make_services(load_settings({"OPENAI_API_KEY": SECRET, "OPENAI_BASE_URL": fake_llm.base_url}))
     svc.llm.backoff_initial, svc.llm.backoff_max = 0.01, 0.1
     fast = dict(timeout_seconds=2.0, deadline_seconds=3.0, max_attempts=3)
     svc.ai = replace(
