@@ -71,19 +71,44 @@ def artifacts(request: Request) -> dict[str, Any]:
     }
 
 
-def callback_payload(request: Request) -> dict[str, Any]:
+# The other_hint_data keys, as the original backend sent them.
+CALLBACK_KEYS = (
+    "request", "reflection", "program_enhancement_phase", "enhanced_programs", "hint_generation_phase", "hint",
+)
+# CALLBACK_DETAIL=summary: per key, the columns kept (no program, prompt, response, test,
+# reflection text or explanation: docs/security.md, "What leaves the service").
+SUMMARY_COLUMNS = {
+    "request": ("id", "request_id", "problem_id", "hint_type", "created_at", "student_correct", "stage"),
+    "reflection": ("id", "created_at"),
+    "program_enhancement_phase": ("id", "attempt", "engine", "model", "n", "llm_calls", "prompt_tokens",
+                                  "completion_tokens", "waiting_seconds", "created_at", "completed_at"),
+    "enhanced_programs": ("id", "index", "source", "correct", "run_time", "edit_distance"),
+    "hint_generation_phase": ("id", "engine", "model", "llm_calls", "prompt_tokens", "completion_tokens",
+                              "waiting_seconds", "selected_program", "created_at", "completed_at"),
+    "hint": ("id", "engine", "job_finished_successfully", "created_at"),
+}
+
+
+def _summary(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_summary(key, item) for item in value]
+    return {column: value.get(column) for column in SUMMARY_COLUMNS[key]}
+
+
+def callback_payload(request: Request, detail: str = "full") -> dict[str, Any]:
+    """What orchestration receives: the original's fields, with `other_hint_data` in full
+    (every artifact, for orchestration's own records) or as a summary (CALLBACK_DETAIL)."""
     status = hint_status(request)
     data = artifacts(request)
+    other = {key: data[key] for key in CALLBACK_KEYS}
+    if detail == "summary":
+        other = {key: _summary(key, value) for key, value in other.items()}
     return {
         "request_id": request.request_id,
         "hint": status["hint"],
         "job_finished_successfully": status["job_finished_successfully"],
         "generation_error_message": status["generation_error_message"],
-        "other_hint_data": {
-            key: data[key]
-            for key in (
-                "request", "reflection", "program_enhancement_phase", "enhanced_programs",
-                "hint_generation_phase", "hint",
-            )
-        },
+        "other_hint_data": other,
     }

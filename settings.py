@@ -15,6 +15,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
+from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -44,7 +46,7 @@ DEFAULT_PRIORITIES: Mapping[Step, int] = {
 OUR_PREFIXES = (
     "DATABASE_", "DB_", "HINT_", "RABBITMQ_", "QUEUE_", "TASK_", "OPENAI_", "AZURE_OPENAI_", "AI_CONFIG",
     "SANDBOX_", "BACKEND_ORCHESTRATION_", "PROBLEM_", "REFLECTION_", "REQUEST_", "SWEEP_", "STALL_", "LEASE_",
-    "LOG_", "WORKER_", "REMOTE_", "EXECUTION",
+    "LOG_", "WORKER_", "REMOTE_", "EXECUTION", "CALLBACK_", "MAX_PENDING",
 ) + tuple(f"{step.upper()}_" for step in Step)
 
 # What the original hint backend reads and this service does not, and why: reported once at
@@ -62,6 +64,20 @@ ORIGINAL_UNUSED = {
     "LOG_FILE_PREFIX": "logs go to standard output, for the process manager to keep",
     "APP_START_TIME": "logs go to standard output, for the process manager to keep",
 }
+
+
+class CallbackDetail(StrEnum):
+    """What `other_hint_data` of the callback holds (docs/security.md: who sees what)."""
+
+    FULL = "full"  # every stored artifact, as the original backend sent (orchestration shows it to no student)
+    SUMMARY = "summary"  # ids, engines, models, verdicts and costs: no programs, prompts, tests or explanation
+
+
+# The backlog (requests accepted and not finished) beyond which add_request answers 429:
+# what a default deployment (2 worker replicas x 2 processes x 32 threads, ~10 s of LLM
+# per request, so ~12 requests/s) finishes in about 80 s, far inside the 600 s deadline
+# (docs/operations.md, "Backpressure").
+DEFAULT_MAX_PENDING = 1000
 
 
 class SettingsError(ConfigError):
@@ -114,8 +130,13 @@ class _Reader:
                 return choice
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
-    def layers(self, name: str) -> frozenset[str]:
-        names = {n.strip().lower() for n in (self.text(name) or "").split(",") if n.strip()}
+    def layers(self, name: str, default: frozenset[str] = frozenset()) -> frozenset[str]:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        names = {n.strip().lower() for n in raw.split(",") if n.strip()}
+        if names == {"none"}:
+            return frozenset()
         if "all" in names:
             names = (names - {"all"}) | set(ALL_LAYERS)
         unknown = names - set(ALL_LAYERS)
@@ -124,6 +145,27 @@ class _Reader:
                 f"{name}: unknown sandbox layer(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL_LAYERS)}, all"
             )
         return frozenset(names)
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list."""
+        return tuple(item.strip() for item in (self.text(name) or "").split(",") if item.strip())
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def networks(self, name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Addresses and networks (`10.0.0.5`, `10.0.0.0/24`, `::1`)."""
+        try:
+            return tuple(ip_network(item, strict=False) for item in self.items(name))
+        except ValueError as exc:
+            raise SettingsError(f"{name} must list addresses or networks (10.0.0.5, 10.0.0.0/24): {exc}") from None
 
     def url(self, name: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
         value = self.text(name)
@@ -148,6 +190,14 @@ def _database_url(r: _Reader) -> str:
         port = r.int("DB_PORT", 5432, 1, 65535)
         return f"postgresql://{auth}@{parts['DB_HOST'] or '127.0.0.1'}:{port}/{quote(parts['DB_NAME'], safe='')}"
     return f"sqlite:///{ROOT / 'var' / 'hint.db'}"
+
+
+PRODUCTION_SANDBOX = frozenset({"landlock", "seccomp"})
+
+
+def _production(r: _Reader) -> bool:
+    """PostgreSQL and RabbitMQ configured: a deployment, not a laptop."""
+    return _database_url(r).startswith("postgres") and _rabbitmq_url(r) is not None
 
 
 def _rabbitmq_url(r: _Reader) -> str | None:
@@ -191,8 +241,13 @@ class Settings:
     sandbox_uid_base: int
     sandbox_tmp_dir: Path | None
     # The API.
-    hint_api_token: str | None = field(repr=False)
+    api_tokens: tuple[str, ...] = field(repr=False)  # HINT_API_TOKEN: one, or several while rotating
+    api_allow_from: tuple[IPv4Network | IPv6Network, ...]  # orchestration's addresses: its calls need no token
+    api_allow_anonymous: bool  # an API listening beyond loopback with no token nor allow-list: said explicitly
+    host: str
     port: int
+    callback_detail: CallbackDetail
+    max_pending_requests: int
     log_level: str
     # Timing.
     reflection_wait_seconds: float
@@ -229,7 +284,7 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line, a message or a response."""
-        values = [self.openai_api_key, self.callback_token, self.hint_api_token]
+        values = [self.openai_api_key, self.callback_token, *self.api_tokens]
         values += [urlsplit(u).password for u in (self.database_url, self.rabbitmq_url or "")]
         return tuple(v for v in values if v)
 
@@ -273,12 +328,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         execution_result_url=r.url("BACKEND_ORCHESTRATION_GET_EXECUTION_RESULT_URL"),
         remote_concurrency=r.int("REMOTE_EXECUTION_CONCURRENCY", 4, 1, 256),
         remote_deadline_seconds=r.seconds("REMOTE_EXECUTION_DEADLINE_SECONDS", 60.0),
-        sandbox_require=r.layers("SANDBOX_REQUIRE"),
+        # In production (PostgreSQL and RabbitMQ) programs never run without Landlock and
+        # seccomp unless the operator lowers it (SANDBOX_REQUIRE=none, or other layers).
+        sandbox_require=r.layers("SANDBOX_REQUIRE", PRODUCTION_SANDBOX if _production(r) else frozenset()),
         sandbox_disable=r.layers("SANDBOX_DISABLE"),
         sandbox_uid_base=r.int("SANDBOX_UID_BASE", 40000, 1000, 2**31 - 100_000),
         sandbox_tmp_dir=Path(tmp_dir) if tmp_dir else None,
-        hint_api_token=r.text("HINT_API_TOKEN"),
+        api_tokens=r.items("HINT_API_TOKEN"),
+        api_allow_from=r.networks("HINT_API_ALLOW_FROM"),
+        api_allow_anonymous=r.flag("HINT_API_ALLOW_ANONYMOUS", False),
+        host=r.text("HOST", "127.0.0.1"),
         port=r.int("PORT", 8001, 1, 65535),
+        callback_detail=CallbackDetail(r.choice("CALLBACK_DETAIL", CallbackDetail.FULL.value, tuple(CallbackDetail))),
+        max_pending_requests=r.int("MAX_PENDING_REQUESTS", DEFAULT_MAX_PENDING, 1, 10_000_000),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         reflection_wait_seconds=r.seconds("REFLECTION_WAIT_SECONDS", 60.0, zero_ok=True),
         request_deadline_seconds=r.seconds("REQUEST_DEADLINE_SECONDS", 600.0),
@@ -287,11 +349,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=r.seconds("LEASE_SECONDS", 15.0),
     )
     _check_execution(settings)
+    _check_exposure(settings)
+    if settings.database_url.startswith("postgres") and settings.embedded_broker:
+        raise SettingsError(
+            "DATABASE_URL (or DB_NAME) names PostgreSQL but neither RABBITMQ_URL nor RABBITMQ_HOST is set: "
+            "a production database with the in-process broker would run workers inside the web process"
+        )
     if settings.sandbox_require & settings.sandbox_disable:
         both = ", ".join(sorted(settings.sandbox_require & settings.sandbox_disable))
         raise SettingsError(f"SANDBOX_REQUIRE and SANDBOX_DISABLE both name {both}")
     unused = tuple(f"{name}: {why}" for name, why in ORIGINAL_UNUSED.items() if name in r.env)
     return replace(settings, unknown_variables=_unknown(r.env, r.read | set(ORIGINAL_UNUSED)), unused_variables=unused)
+
+
+def _check_exposure(settings: Settings) -> None:
+    """Hidden tests and other students' data must not be one misconfiguration away."""
+    if _loopback(settings.host) or settings.api_tokens or settings.api_allow_from or settings.api_allow_anonymous:
+        return
+    raise SettingsError(
+        f"HOST={settings.host} makes the API reachable from other machines, but neither HINT_API_TOKEN nor "
+        "HINT_API_ALLOW_FROM is set; set one of them (or HINT_API_ALLOW_ANONYMOUS=true to accept this)"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it is reachable
 
 
 def _check_execution(settings: Settings) -> None:

@@ -316,7 +316,8 @@ def return_hint(rt: Runtime, state: RequestState) -> None:
     """POST the final hint to orchestration; raising makes Dramatiq retry with growing pauses."""
     hint = Hint.select(Hint.id).where(Hint.request == state.pk).get()
     Hint.update(report_attempts=Hint.report_attempts + 1).where(Hint.id == hint.id).execute()
-    post_callback(rt.settings, callback_payload(Request.get_by_id(state.pk)))  # raises CallbackFailed
+    payload = callback_payload(Request.get_by_id(state.pk), rt.settings.callback_detail)
+    post_callback(rt.settings, payload)  # raises CallbackFailed
     # Orchestration has it now: record that even through a database restart, or the
     # retry would post it a second time.
     through_outage(Hint.update(reported_at=utcnow()).where((Hint.id == hint.id) & Hint.reported_at.is_null()).execute)

@@ -8,13 +8,14 @@ steps with `Runtime.send`.
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from database import close_connection
+from hint_api import access
+from hint_api.backlog import BACKLOG, Backlog
 from hint_api.intake import IntakeError
 from hint_core.errors import Unavailable
 from models import db
@@ -24,22 +25,12 @@ from settings import Settings, load_settings
 log = logging.getLogger("hint.api")
 
 MAX_BODY_BYTES = 1024 * 1024
-# Probes answer without the token and without the database (see health.py).
-OPEN_ENDPOINTS = ("health.healthz", "health.readyz")
 RETRY_AFTER_SECONDS = "5"
 EXTENSION = "hint_runtime"
 
 
 def runtime_of(app: Flask) -> Runtime:
     return app.extensions[EXTENSION]
-
-
-def _authorized(settings: Settings) -> bool:
-    if not settings.hint_api_token or request.endpoint in OPEN_ENDPOINTS:
-        return True
-    given = request.headers.get("Authorization", "")
-    # Constant time: how much of a guess matched must not show in the answer's timing.
-    return hmac.compare_digest(given.encode(), f"Bearer {settings.hint_api_token}".encode())
 
 
 def unavailable(error: str, **body: object) -> tuple[Response, int, dict[str, str]]:
@@ -55,6 +46,7 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.extensions[EXTENSION] = runtime
+    app.extensions[BACKLOG] = Backlog(settings.max_pending_requests)
 
     from hint_api import health, routes, spec
 
@@ -64,8 +56,10 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
 
     @app.before_request
     def authenticate_and_connect() -> tuple[Response, int] | None:
-        if not _authorized(settings):
-            return jsonify(error="missing or wrong bearer token"), 401
+        refused = None if request.blueprint == "console" else access.refusal(
+            settings, request.endpoint, request.remote_addr, request.headers.get("Authorization"))
+        if refused is not None:
+            return jsonify(error=refused.error), refused.status
         if request.blueprint == "ai_hint":
             # Waits for a free pooled connection (database.make_database) rather than failing.
             db.connect(reuse_if_open=True)

@@ -41,7 +41,8 @@ class Stored:
 
 
 def _digest(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # ASCII escapes: a notebook may hold a lone surrogate, which has no UTF-8 encoding.
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _object(value: Any, name: str) -> dict[str, Any]:
@@ -157,6 +158,10 @@ def store_reflection(request_id: int, fields: dict[str, str]) -> Stored:
         if existing.payload_hash != digest:
             raise IntakeError(f"request_id {request_id} already has a different reflection", status=409) from None
         return Stored(request, False)
+
+
+def stored(request_id: int) -> bool:
+    return Request.select(Request.id).where(Request.request_id == request_id).exists()
 
 
 def report_again(request: Request) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from hint_api import intake, runtime_of, unavailable
+from hint_api.backlog import BACKLOG, RETRY_AFTER_SECONDS
 from hint_api.intake import IntakeError
 from hint_core.lifecycle import Step, initial_steps
 from models import Request
@@ -23,14 +24,20 @@ bp = Blueprint("ai_hint", __name__, url_prefix="/ai_hint")
 Reply = Response | tuple[Response, int, dict[str, str]]
 
 
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _body() -> object:
     if not request.is_json:
         raise IntakeError("the body must be a JSON object (Content-Type: application/json)")
+    data = request.get_data(cache=False)  # read first: a body over MAX_CONTENT_LENGTH is 413, not a parse error
     try:
-        # Read first: a body over MAX_CONTENT_LENGTH raises 413 here, not a parse error.
-        return json.loads(request.get_data(cache=False))
-    except (ValueError, RecursionError):  # bad JSON or bad UTF-8; absurd nesting
-        raise IntakeError("the body must be a JSON object (Content-Type: application/json)") from None
+        # NaN and Infinity are not JSON: stored, they would come back as invalid JSON.
+        return json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, NaN; absurd nesting
+        raise IntakeError("the body must be a JSON object of standard JSON values "
+                          "(Content-Type: application/json; no NaN or Infinity)") from None
 
 
 def _publish(send: Callable[[], None], stored: intake.Stored, what: str) -> Reply | None:
@@ -55,12 +62,19 @@ def _runtime() -> Runtime:
 def add_request() -> Reply:
     rt = _runtime()
     request_id, fields = intake.parse_add_request(_body())
+    if current_app.extensions[BACKLOG].full() and not intake.stored(request_id):
+        log.info("request %s: refused, the backlog is full (%d requests waiting)", request_id,
+                 current_app.extensions[BACKLOG].size())
+        return jsonify(error="the service is at capacity; nothing was stored, retry this call later",
+                       stored=False), 429, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if not rt.services.problems.knows(fields["problem_id"]):
         raise IntakeError(f"unknown problem_id '{fields['problem_id']}'", status=422)
     stored = intake.store_request(
         request_id, fields, rt.settings.reflection_wait_seconds, rt.settings.request_deadline_seconds
     )
     g.stored = True  # from here on, an outage answer says the request is safe
+    if stored.created:
+        current_app.extensions[BACKLOG].admitted()
     if stored.request.enqueued_at is None:
         # First call, or a retry after the broker was down: the steps are idempotent.
         def send() -> None:

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import sys
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from waitress import serve
 
-from hint_api.serve import WAITRESS_OPTIONS
+from hint_api.serve import waitress_options
 
 
 def create_app() -> Flask:
     app = Flask(__name__)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> Response:
         return jsonify(status="ok")
 
     @app.post("/trivial/")
-    def trivial():
+    def trivial() -> Response:
         request.get_json(silent=True)
         return jsonify(ok=True)
 
@@ -31,7 +31,7 @@ def create_app() -> Flask:
 
 
 def main() -> None:
-    serve(create_app(), host="127.0.0.1", port=int(sys.argv[1]), **WAITRESS_OPTIONS)
+    serve(create_app(), host="127.0.0.1", port=int(sys.argv[1]), **waitress_options())
 
 
 if __name__ == "__main__":

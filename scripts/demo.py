@@ -8,6 +8,7 @@ and prints each hint. Exits non-zero if any request did not end with a hint.
 
 from __future__ import annotations
 
+import secrets
 import sys
 import tempfile
 import threading
@@ -24,6 +25,8 @@ from logs import configure_logging
 from migrations import migrate
 from runtime import build
 from settings import Settings, load_settings, read_environment
+
+TOKEN = secrets.token_urlsafe(24)  # this run's API token
 
 SCENARIOS = [
     {
@@ -63,7 +66,8 @@ def _settings(workdir: str) -> Settings:
     """Embedded defaults, in a throwaway database so every demo run starts clean; an LLM
     configured in the environment (or .env) is used."""
     env = {k: v for k, v in read_environment().items() if not k.startswith("RABBITMQ_")}
-    env.update(DATABASE_URL=f"sqlite:///{Path(workdir) / 'demo.db'}", LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"))
+    env.update(DATABASE_URL=f"sqlite:///{Path(workdir) / 'demo.db'}", LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"),
+               HOST="127.0.0.1", HINT_API_TOKEN=TOKEN)
     return load_settings(env)
 
 
@@ -77,27 +81,29 @@ def _start_server(settings: Settings) -> tuple[str, BaseWSGIServer, dramatiq.Wor
 
 
 def run_demo(base: str, timeout: float = 60.0) -> int:
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {TOKEN}"  # the trace, read below, needs the token
     failures = 0
     started = time.monotonic()
     for i, s in enumerate(SCENARIOS, start=1):
-        reply = requests.post(f"{base}/ai_hint/add_request/", json={
+        reply = api.post(f"{base}/ai_hint/add_request/", json={
             "type": "add_request", "request_id": i,
             "data": {"problem_id": s["problem_id"], "student_program": s["program"], "hint_type": s["hint_type"]},
         }, timeout=10)
         reply.raise_for_status()
         question, answer = s["reflection"]
-        requests.post(f"{base}/ai_hint/add_reflection/", json={
+        api.post(f"{base}/ai_hint/add_reflection/", json={
             "request_id": i, "data": {"reflection_question": question, "reflection_answer": answer},
         }, timeout=10).raise_for_status()
 
     for i, s in enumerate(SCENARIOS, start=1):
         status = {}
         while time.monotonic() - started < timeout:
-            status = requests.get(f"{base}/ai_hint/query_hint/", params={"request_id": i}, timeout=10).json()
+            status = api.get(f"{base}/ai_hint/query_hint/", params={"request_id": i}, timeout=10).json()
             if status["job_finished"]:
                 break
             time.sleep(0.05)
-        trace = requests.get(f"{base}/ai_hint/trace/", params={"request_id": i}, timeout=10).json()
+        trace = api.get(f"{base}/ai_hint/trace/", params={"request_id": i}, timeout=10).json()
         engine = (trace.get("hint") or {}).get("engine")
         print(f"\n[{i}] {s['problem_id']} · {s['hint_type']} · engine: {engine}")
         print("    program: " + s["program"].strip().replace("\n", "\n             "))

@@ -30,7 +30,7 @@ from migrations import migrate
 from runtime import Runtime, build, make_services
 from settings import Settings, load_settings
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import SANDBOX
+from tests.helpers import SANDBOX, TEST_TOKEN, api_client
 
 KINDS = ("unit", "pipeline", "stack", "crash", "tools")
 
@@ -48,7 +48,8 @@ TEST_ENV = {
     "REFLECTION_WAIT_SECONDS": "30",
     "REQUEST_DEADLINE_SECONDS": "120",
     "SWEEP_INTERVAL_SECONDS": "3600",
-    "LEASE_SECONDS": "3",  # a redelivery that waits for a lease looks again within about a second
+    "LEASE_SECONDS": "3",
+    "HINT_API_TOKEN": TEST_TOKEN,  # a redelivery that waits for a lease looks again within about a second
     "LOG_LEVEL": "INFO",
 }
 
@@ -138,7 +139,8 @@ def app(runtime: Runtime):  # noqa: ANN201 - a Flask app
 
 @pytest.fixture
 def client(app):  # noqa: ANN001, ANN201 - Flask's test client
-    return app.test_client()
+    """The API as orchestration calls it, with the tests' token."""
+    return api_client(app)
 
 
 @pytest.fixture

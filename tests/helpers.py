@@ -21,6 +21,9 @@ from runtime import Runtime
 # One sandbox for the whole test session (its fork server starts on first use).
 SANDBOX = ForkServerExecutor(SandboxConfig())
 
+# The API token of the in-process tests (conftest.TEST_ENV); `api_client` sends it.
+TEST_TOKEN = "test-api-token"
+
 BUGGY_FACTORIAL = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 CORRECT_FACTORIAL = "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n"
 REFLECTION = ("What is wrong?", "The result is always zero somehow.")
@@ -40,6 +43,16 @@ def ask(client: Any, request_id: int, program: str = BUGGY_FACTORIAL, hint_type:
             "request_id": request_id, "data": {"reflection_question": question, "reflection_answer": answer},
         })
         assert reply.status_code == 200, reply.get_json()
+
+
+def api_client(app_or_runtime: Any) -> Any:
+    """A Flask test client that sends the tests' API token with every call."""
+    from hint_api import create_app
+
+    app = app_or_runtime if hasattr(app_or_runtime, "test_client") else create_app(app_or_runtime)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TEST_TOKEN}"
+    return client
 
 
 def status(client: Any, request_id: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from peewee import OperationalError
 from hint_api import create_app
 from models import Reflection, Request
 from runtime import build
-from tests.helpers import queued
+from tests.helpers import api_client, queued
 
 PROGRAM = "def factorial(n):\n    return 0\n"
 
@@ -40,7 +40,7 @@ def test_messages_carry_their_step_priority_and_the_request_id(client, runtime, 
 
     custom = build(make_settings(RUN_STUDENT_PROGRAM_PRIORITY="3", QUERY_FOR_ENHANCED_PROGRAMS_PRIORITY="0"),
                    services=services, executor=executor)
-    create_app(custom).test_client().post("/ai_hint/add_request/", json={
+    api_client(custom).post("/ai_hint/add_request/", json={
         "request_id": 7, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
     messages = [dramatiq.Message.decode(raw) for raw in custom.broker.queues["task_queue"].queue]
     assert [(m.actor_name, m.options["broker_priority"], m.options["request_id"]) for m in messages] == [

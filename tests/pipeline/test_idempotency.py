@@ -27,7 +27,6 @@ from hint_actors import worker as hint_worker
 from hint_actors.leases import Leases
 from hint_actors.middleware import retries
 from hint_actors.pipeline import STEPS
-from hint_api import create_app
 from hint_core.errors import Busy
 from hint_core.lifecycle import Step
 from hint_core.sandbox import SandboxError
@@ -43,7 +42,7 @@ from models import (
 )
 from runtime import build
 from tests.fake_openai import stall
-from tests.helpers import CallbackReceiver, ask, join, queued, status, wait_until
+from tests.helpers import CallbackReceiver, api_client, ask, join, queued, status, wait_until
 
 
 class DeliverTwice(Middleware):
@@ -94,7 +93,7 @@ def llm_runtime(settings, llm_services, executor):
 @pytest.mark.parametrize("threads", [1, 4], ids=["one-after-the-other", "at-the-same-time"])
 def test_every_message_delivered_twice_does_everything_once(llm_runtime, fake_llm, receiver, threads):
     runtime = llm_runtime
-    client = create_app(runtime).test_client()
+    client = api_client(runtime)
     runtime.broker.add_middleware(DeliverTwice())
     fake_llm.latency = 0.3  # second deliveries arrive while the first waits for the LLM
     started = hint_worker.start(runtime, threads=threads)
@@ -111,7 +110,7 @@ def test_every_message_delivered_twice_does_everything_once(llm_runtime, fake_ll
 
 def test_a_second_delivery_waits_while_an_llm_call_is_in_progress(llm_runtime, fake_llm):
     runtime = llm_runtime
-    ask(create_app(runtime).test_client(), 2)
+    ask(api_client(runtime), 2)
     runtime.broker.flush_all()
     request = Request.get()
     process(runtime, Step.RUN_STUDENT_PROGRAM, request.id)
@@ -133,7 +132,7 @@ def test_a_second_delivery_waits_while_an_llm_call_is_in_progress(llm_runtime, f
 
 def test_a_dead_workers_lease_lapses_and_is_taken_over(llm_runtime, fake_llm):
     runtime = llm_runtime
-    ask(create_app(runtime).test_client(), 3)
+    ask(api_client(runtime), 3)
     runtime.broker.flush_all()
     request = Request.get()
     process(runtime, Step.RUN_STUDENT_PROGRAM, request.id)
@@ -239,7 +238,7 @@ def test_a_database_outage_does_not_use_up_a_steps_retries(settings, offline_ser
     monkeypatch.setattr(retries, "OUTAGE_MAX_BACKOFF_MS", 20)
     flaky = FlakyDatabaseExecutor(executor, failures=6)  # more failures than the step's max_retries (3)
     runtime = build(settings, services=offline_services, executor=flaky)
-    client = create_app(runtime).test_client()
+    client = api_client(runtime)
     started = hint_worker.start(runtime, threads=2)
     try:
         ask(client, 6)
@@ -261,7 +260,7 @@ def test_a_step_that_keeps_failing_ends_with_one_failed_hint_reported_without_se
 ):
     settings = make_settings(BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, OPENAI_API_KEY="sk-very-secret")
     runtime = build(settings, services=offline_services, executor=SecretLeakingExecutor())
-    client = create_app(runtime).test_client()
+    client = api_client(runtime)
     started = hint_worker.start(runtime, threads=2)
     try:
         for step in (Step.RUN_STUDENT_PROGRAM, Step.RUN_ENHANCED_PROGRAM):

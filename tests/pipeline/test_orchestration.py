@@ -8,12 +8,11 @@ import json
 import pytest
 
 from hint_actors import worker as hint_worker
-from hint_api import create_app
 from models import EnhancedProgram, Hint, Request
 from runtime import build
 from tests.conftest import services_for
 from tests.fake_orchestration import Endpoint, FakeOrchestration
-from tests.helpers import ask, join, status, wait_until
+from tests.helpers import api_client, ask, join, status, wait_until
 
 WRONG = "def reverse_words(text):\n    return text[::-1]\n"
 RIGHT = "def reverse_words(text):\n    return ' '.join(reversed(text.split()))\n"
@@ -130,7 +129,7 @@ def llm_runtime(settings, orchestration_env, fake_llm):
 def test_with_an_llm_the_candidates_are_judged_remotely_and_the_prompt_quotes_the_handler(
     llm_runtime, fake_llm, orchestration
 ):
-    client = create_app(llm_runtime).test_client()
+    client = api_client(llm_runtime)
     started = hint_worker.start(llm_runtime, threads=4)
     try:
         ask(client, 9, WRONG, problem_id="reverse_words")

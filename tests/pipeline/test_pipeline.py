@@ -12,7 +12,7 @@ from hint_actors.pipeline import STEPS
 from hint_core.lifecycle import Step
 from models import EnhancedProgram, Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
 from runtime import build
-from tests.helpers import BUGGY_FACTORIAL, CORRECT_FACTORIAL, ask, join, queued, status
+from tests.helpers import BUGGY_FACTORIAL, CORRECT_FACTORIAL, api_client, ask, join, queued, status
 
 
 def test_debug_request_gets_offline_hint_naming_the_failing_test(client, runtime, worker):
@@ -92,9 +92,8 @@ def broken_runtime(settings, services):
 
 def test_a_step_that_keeps_failing_ends_the_request_with_a_clear_error(broken_runtime, monkeypatch):
     from hint_actors import worker as hint_worker
-    from hint_api import create_app
 
-    client = create_app(broken_runtime).test_client()
+    client = api_client(broken_runtime)
     started = hint_worker.start(broken_runtime, threads=2)
     try:
         for step in (Step.RUN_STUDENT_PROGRAM, Step.RUN_ENHANCED_PROGRAM):

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from database import make_database
 from hint_actors import pool_store
 from hint_core.ai_config import PoolConfig
 from hint_core.pool import dedup_key
@@ -13,8 +14,6 @@ from hint_core.problems import ProblemBank
 from hint_core.problems import TestCase as Case
 from migrations import migrate
 from models import EnhancedProgram, ProgramEnhancementPhase, SolutionPoolEntry, db
-from runtime import bind_database
-from settings import load_settings
 from tests.helpers import SANDBOX, join, require_service
 from tests.production import postgres_database
 
@@ -222,7 +221,8 @@ def on_postgres():
     previous = db.obj
     with postgres_database() as url:
         migrate(url)
-        database = bind_database(load_settings({"DATABASE_URL": url}))
+        database = make_database(url)
+        db.initialize(database)
         try:
             yield
         finally:

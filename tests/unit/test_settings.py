@@ -18,13 +18,17 @@ def test_embedded_defaults():
     assert p(Step.RUN_STUDENT_PROGRAM) < p(Step.GENERATE_HINT) < p(Step.RETURN_HINT)  # started requests finish first
 
 
+MQ = {"RABBITMQ_URL": "amqp://guest:guest@mq:5672/"}  # PostgreSQL without a broker is refused
+
+
 def test_database_url_wins_over_db_variables():
-    s = load_settings({"DATABASE_URL": "postgresql://a@h/x", "DB_NAME": "other"})
+    s = load_settings({"DATABASE_URL": "postgresql://a@h/x", "DB_NAME": "other", **MQ})
     assert s.database_url == "postgresql://a@h/x"
 
 
 def test_db_variables_build_a_url_with_escaped_password():
-    s = load_settings({"DB_NAME": "hint", "DB_USERNAME": "svc", "DB_PASSWORD": "p@ss:w/rd", "DB_HOST": "db", "DB_PORT": "5433"})
+    s = load_settings({"DB_NAME": "hint", "DB_USERNAME": "svc", "DB_PASSWORD": "p@ss:w/rd", "DB_HOST": "db",
+                       "DB_PORT": "5433", **MQ})
     assert s.database_url == "postgresql://svc:p%40ss%3Aw%2Frd@db:5433/hint"
 
 
@@ -77,7 +81,7 @@ def test_a_misspelled_variable_of_ours_is_reported():
 
 
 def test_the_original_backends_database_variable_is_honoured():
-    s = load_settings({"HINT_BACKEND_DATABASE_URL": "postgresql://h@db/hint"})
+    s = load_settings({"HINT_BACKEND_DATABASE_URL": "postgresql://h@db/hint", **MQ})
     assert s.database_url == "postgresql://h@db/hint" and s.unknown_variables == ()
 
 
