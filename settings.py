@@ -7,6 +7,7 @@ embedded defaults: SQLite in `var/`, an in-process broker and the LLM-free engin
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -65,6 +66,27 @@ def _rabbitmq_url(env: dict[str, str]) -> str | None:
     return None
 
 
+CONSOLE_TOKEN_MIN_CHARS = 16
+
+
+def _console_tokens(env: dict[str, str]) -> tuple[str, ...]:
+    """HINT_CONSOLE_TOKENS: comma-separated instructor tokens; none configured keeps the console closed."""
+    tokens = tuple(t.strip() for t in env.get("HINT_CONSOLE_TOKENS", "").split(",") if t.strip())
+    if any(len(t) < CONSOLE_TOKEN_MIN_CHARS for t in tokens):
+        raise SettingsError(f"HINT_CONSOLE_TOKENS: every token needs at least {CONSOLE_TOKEN_MIN_CHARS} characters")
+    # The two credentials open different doors: one token must never open both.
+    if env.get("HINT_API_TOKEN") and env["HINT_API_TOKEN"] in tokens:
+        raise SettingsError("HINT_CONSOLE_TOKENS must not contain HINT_API_TOKEN")
+    return tokens
+
+
+def _console_key(env: dict[str, str], name: str) -> str | None:
+    key = env.get(name, "").strip()
+    if key and len(key) < 32:
+        raise SettingsError(f"{name} needs at least 32 characters, got {len(key)}")
+    return key or None
+
+
 @dataclass(frozen=True)
 class Priorities:
     """RabbitMQ message priorities per step (higher runs first, at most the queue maximum)."""
@@ -102,6 +124,10 @@ class Settings:
     stall_seconds: float
     port: int
     log_level: str
+    # The console (hint_api/console, docs/console.md).
+    console_tokens: tuple[str, ...] = field(repr=False)
+    console_secret_key: str = field(repr=False)  # signs the console's session cookie
+    console_pseudonym_key: str | None = field(repr=False)  # keys the export's pseudonymous ids
 
     @property
     def embedded_broker(self) -> bool:
@@ -147,6 +173,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         stall_seconds=_float(env, "STALL_SECONDS", 60.0),
         port=_int(env, "PORT", 8001, 1, 65535),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        console_tokens=_console_tokens(env),
+        # Unset: random per process, so console sessions end with the process.
+        console_secret_key=_console_key(env, "HINT_CONSOLE_SECRET_KEY") or secrets.token_hex(32),
+        console_pseudonym_key=_console_key(env, "HINT_CONSOLE_PSEUDONYM_KEY"),
     )
 
 

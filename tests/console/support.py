@@ -1,0 +1,89 @@
+"""Helpers shared by the console's fixtures and its scripts (screenshots, benchmark):
+explicit settings, an application on a chosen database, a loopback server, the browser."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from waitress.server import create_server
+
+from hint_api import create_app  # imported first: today it binds the models from the environment at import
+from models import connect_database, db
+from scripts.migrate import migrate
+from settings import Settings, load_settings
+
+CONSOLE_TOKEN = "console-token-0123456789abcdef"
+SECOND_CONSOLE_TOKEN = "console-token-second-abcdef0123"
+API_TOKEN = "api-token-0123456789abcdef-xyz"
+PSEUDONYM_KEY = "pseudonym-key-0123456789abcdef-0123456789"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def bound_to(url: str) -> Iterator[None]:
+    """Bind the models to `url` (migrated) for a while, then back to what they were bound to."""
+    previous = db.obj
+    migrate(url)
+    database = connect_database(url)
+    try:
+        yield
+    finally:
+        if not database.is_closed():
+            database.close()
+        db.initialize(previous)
+
+
+def make_settings(database_url: str, **env: str) -> Settings:
+    return load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "HINT_CONSOLE_TOKENS": f"{CONSOLE_TOKEN},{SECOND_CONSOLE_TOKEN}",
+            "HINT_API_TOKEN": API_TOKEN,
+            "HINT_CONSOLE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+            **env,
+        }
+    )
+
+
+def make_app(database_url: str, **env: str) -> Flask:
+    app = create_app(make_settings(database_url, **env))
+    app.config["TESTING"] = True
+    return app
+
+
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve `app` with waitress on a free loopback port, in a thread; yields the base URL."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="console-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+def chromium_or_skip() -> None:
+    """Under CI the browser must be there (the install step puts it there); elsewhere skip."""
+    if Path(CHROMIUM).exists():
+        return
+    message = f"{CHROMIUM} is missing: `make install` installs Debian's chromium when run as root"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
