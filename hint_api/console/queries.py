@@ -49,6 +49,9 @@ PERCENTILES = (50, 90, 95, 99)
 # calls). Until the models have one, the console shows tokens and leaves cost empty.
 COST_COLUMN = "cost"
 
+# The stages of a request without its final answer (Request.stage; "finished" has one).
+# Named, not "!= finished", so the list of pending requests reads the stage index.
+OPEN_STAGES = ("pending", "hint_claimed")
 # Conditions in SQL, not Python truth tests (hence the comparisons with True and False).
 HINT_SUCCEEDED = Hint.job_finished_successfully == True  # noqa: E712
 HINT_FAILED = Hint.job_finished_successfully == False  # noqa: E712
@@ -115,7 +118,7 @@ def _conditions(filters: Filters) -> list[Expression]:
     if filters.engine:
         conds.append(Hint.engine == filters.engine)
     if filters.outcome is Outcome.PENDING:
-        conds.append(Request.stage != "finished")
+        conds.append(Request.stage.in_(OPEN_STAGES))
     elif filters.outcome is Outcome.FAILED:
         conds.append(HINT_FAILED)
     elif filters.outcome is Outcome.FALLBACK:
@@ -125,9 +128,15 @@ def _conditions(filters: Filters) -> list[Expression]:
     return conds
 
 
-def filtered(query: ModelSelect, filters: Filters) -> ModelSelect:
-    """`query` (over Request) joined to its Hint and narrowed by the filters."""
-    query = query.join(Hint, JOIN.LEFT_OUTER, on=(Hint.request == Request.id))
+def _needs_hint(filters: Filters) -> bool:
+    return filters.engine is not None or filters.outcome not in (None, Outcome.PENDING)
+
+
+def filtered(query: ModelSelect, filters: Filters, with_hint: bool = False) -> ModelSelect:
+    """`query` (over Request) narrowed by the filters, joined to the request's Hint when
+    the filters or `with_hint` (the caller reads Hint columns) need it."""
+    if with_hint or _needs_hint(filters):
+        query = query.join(Hint, JOIN.LEFT_OUTER, on=(Hint.request == Request.id))
     conds = _conditions(filters)
     return query.where(*conds) if conds else query
 
@@ -179,7 +188,7 @@ class Page:
 def outcome_of(stage: str, successful: bool | None, fell_back: bool) -> Outcome:
     """The outcome of a request from its stage, its Hint's success flag and whether the
     offline engine stood in for a failed LLM hint (the same rule as `_conditions`)."""
-    if stage != "finished" or successful is None:
+    if stage in OPEN_STAGES or successful is None:
         return Outcome.PENDING
     if not successful:
         return Outcome.FAILED
@@ -212,6 +221,7 @@ def list_requests(
             latency.alias("latency"),
         ),
         filters,
+        with_hint=True,
     )
     key = Tuple(Request.created_at, Request.id)
     query = base
@@ -323,7 +333,11 @@ def _requests(filters: Filters) -> ModelSelect:
 def _hints_per_day(filters: Filters) -> list[tuple[str, str, str, int]]:
     day = day_of(Hint.created_at)
     rows = (
-        filtered(Request.select(day.alias("day"), Request.hint_type, Hint.engine, fn.COUNT(Hint.id)), filters)
+        filtered(
+            Request.select(day.alias("day"), Request.hint_type, Hint.engine, fn.COUNT(Hint.id)),
+            filters,
+            with_hint=True,
+        )
         .where(HINT_SUCCEEDED)
         .group_by(day, Request.hint_type, Hint.engine)
     )
@@ -333,19 +347,21 @@ def _hints_per_day(filters: Filters) -> list[tuple[str, str, str, int]]:
 def _latency(filters: Filters) -> tuple[dict[int, float], int]:
     """Nearest-rank percentiles of request -> hint seconds over successful hints."""
     seconds = seconds_between(Request.created_at, Hint.created_at)
-    base = filtered(Request.select(seconds.alias("s")), filters).where(HINT_SUCCEEDED)
-    count = base.count()
-    if not count:
-        return {}, 0
     if _postgres():
         fractions = ", ".join(str(p / 100) for p in PERCENTILES)
         # One sorted pass for every percentile (nearest rank, as the SQLite branch).
         percentiles = NodeList(
             (SQL(f"percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY"), seconds, SQL(")"))
         )
-        query = filtered(Request.select(percentiles), filters).where(HINT_SUCCEEDED)
-        values = query.scalar()
-        return {p: float(v) for p, v in zip(PERCENTILES, values, strict=True)}, count
+        query = filtered(Request.select(fn.COUNT(Request.id), percentiles), filters, with_hint=True)
+        count, values = query.where(HINT_SUCCEEDED).tuples().get()
+        if not count:
+            return {}, 0
+        return {p: float(v) for p, v in zip(PERCENTILES, values, strict=True)}, int(count)
+    base = filtered(Request.select(seconds.alias("s")), filters, with_hint=True).where(HINT_SUCCEEDED)
+    count = base.count()
+    if not count:
+        return {}, 0
     out = {}
     for p in PERCENTILES:
         rank = max(1, -(-p * count // 100))  # ceil(p% of count), 1-based
@@ -354,26 +370,29 @@ def _latency(filters: Filters) -> tuple[dict[int, float], int]:
 
 
 def _outcomes(filters: Filters) -> dict[Outcome, int]:
-    outcome = Case(
+    ended = Case(
         None,
-        [
-            (Request.stage != "finished", Outcome.PENDING.value),
-            (HINT_FAILED, Outcome.FAILED.value),
-            (_fell_back(), Outcome.FALLBACK.value),
-        ],
+        [(Request.stage.in_(OPEN_STAGES), Outcome.PENDING.value), (HINT_FAILED, Outcome.FAILED.value)],
         Outcome.HINT.value,
     )
-    rows = filtered(Request.select(outcome.alias("o"), fn.COUNT(Request.id)), filters).group_by(outcome)
+    rows = filtered(Request.select(ended.alias("o"), fn.COUNT(Request.id)), filters, with_hint=True).group_by(
+        ended
+    )
     counts = {o: 0 for o in Outcome}
     for name, n in rows.tuples():
         counts[Outcome(name)] = int(n)
+    # Counted apart: EXISTS in a WHERE is one semi-join, in a CASE it is a subquery per row.
+    counts[Outcome.FALLBACK] = (
+        filtered(Request.select(Request.id), filters, with_hint=True).where(_fell_back()).count()
+    )
+    counts[Outcome.HINT] -= counts[Outcome.FALLBACK]
     return counts
 
 
 def _failures(filters: Filters) -> list[tuple[str, str, int]]:
     failed_cause = cause_of(Hint.generation_error_message)
     failed = (
-        filtered(Request.select(failed_cause, fn.COUNT(Request.id)), filters)
+        filtered(Request.select(failed_cause, fn.COUNT(Request.id)), filters, with_hint=True)
         .where(HINT_FAILED)
         .group_by(failed_cause)
     )
@@ -400,17 +419,15 @@ def _tokens_per_day(filters: Filters) -> tuple[list[tuple[str, int, int, float |
         cost = cost_field(model)
         recorded = recorded or cost is not None
         day = day_of(Request.created_at)
-        query = (
+        query = filtered(
             model.select(
                 day,
                 fn.SUM(model.prompt_tokens),
                 fn.SUM(model.completion_tokens),
                 fn.SUM(cost) if cost is not None else Value(None),
-            )
-            .join(Request, on=(model.request == Request.id))
-            .where(model.request.in_(_requests(filters)))
-            .group_by(day)
-        )
+            ).join(Request, on=(model.request == Request.id)),
+            filters,
+        ).group_by(day)
         for d, prompt, completion, money in query.tuples():
             line = per_day[_day(d)]
             line[0] += int(prompt or 0)
@@ -550,6 +567,7 @@ def _export_chunk(filters: Filters, after_pk: int, chunk: int) -> list[ExportRec
                 Hint.reported_at.alias("hint_reported_at"),
             ),
             filters,
+            with_hint=True,
         )
         .where(Request.id > after_pk)
         .order_by(Request.id)

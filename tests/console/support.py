@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,11 +80,23 @@ def serve(app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def chromium_or_skip() -> None:
-    """Under CI the browser must be there (the install step puts it there); elsewhere skip."""
-    if Path(CHROMIUM).exists():
+def require(available: bool, message: str) -> None:
+    """Under CI=true what a test needs must be there (a failure); elsewhere the test skips."""
+    if available:
         return
-    message = f"{CHROMIUM} is missing: `make install` installs Debian's chromium when run as root"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def chromium_or_skip() -> None:
+    require(
+        Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium as root"
+    )
+
+
+def postgres_or_skip() -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        require(False, "PostgreSQL is not reachable at 127.0.0.1:5432")
