@@ -185,6 +185,20 @@ class Page:
     capped: bool  # more than the cap match
 
 
+def _fell_back_among(pks: list[int]) -> set[int]:
+    """Which of these requests (answered by the offline engine) had a failed LLM hint first.
+
+    Asked of the page's rows after the page is read: as a column of the page's query,
+    PostgreSQL hashed every phase with an error instead of probing fifty.
+    """
+    if not pks:
+        return set()
+    query = HintGenerationPhase.select(HintGenerationPhase.request).where(
+        HintGenerationPhase.request.in_(pks) & HintGenerationPhase.error.is_null(False)
+    )
+    return {pk for (pk,) in query.tuples()}
+
+
 def outcome_of(stage: str, successful: bool | None, fell_back: bool) -> Outcome:
     """The outcome of a request from its stage, its Hint's success flag and whether the
     offline engine stood in for a failed LLM hint (the same rule as `_conditions`)."""
@@ -217,7 +231,6 @@ def list_requests(
             Request.student_correct,
             Hint.engine,
             Hint.job_finished_successfully.alias("successful"),
-            _fell_back().alias("fell_back"),
             latency.alias("latency"),
         ),
         filters,
@@ -237,6 +250,7 @@ def list_requests(
     found = found[:page_size]
     if newer_than is not None:
         found.reverse()
+    fell_back = _fell_back_among([r.id for r in found if r.engine == "offline"])
     rows = [
         ListRow(
             r.request_id,
@@ -246,7 +260,7 @@ def list_requests(
             r.stage,
             r.student_correct,
             r.engine,
-            outcome_of(r.stage, r.successful, bool(r.fell_back)),
+            outcome_of(r.stage, r.successful, r.id in fell_back),
             None if r.latency is None else float(r.latency),
         )
         for r in found

@@ -21,16 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 1100, 820
 
 
-def shoot(page: Page, path: Path, full: bool = False, max_height: int = 1800) -> None:
-    height = page.evaluate("document.documentElement.scrollHeight") if full else HEIGHT
+def shoot(page: Page, path: Path, height: int = HEIGHT) -> None:
+    """The top `height` pixels of the page (or of what an #anchor scrolled to)."""
     page.screenshot(
         path=str(path),
-        clip={"x": 0, "y": 0, "width": WIDTH, "height": min(height, max_height)},
-        full_page=full,
+        clip={"x": 0, "y": page.evaluate("window.scrollY"), "width": WIDTH, "height": height},
+        full_page=True,
     )
-    print(
-        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {path.stat().st_size // 1024} KiB"
-    )
+    print(f"{path}: {path.stat().st_size // 1024} KiB")
 
 
 def main(argv: list[str]) -> int:
@@ -44,19 +42,17 @@ def main(argv: list[str]) -> int:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             page.goto(f"{base}/console/login")
-            shoot(page, out / "login.png")
+            shoot(page, out / "login.png", height=420)
             page.fill("input[name=token]", CONSOLE_TOKEN)
             page.click("button[type=submit]")
             page.wait_for_url("**/console/requests")
-            shoot(page, out / "requests.png")
+            shoot(page, out / "requests.png", height=720)
             page.goto(f"{base}/console/requests/{sample.ids['llm']}")
-            shoot(page, out / "request.png", full=True)
-            page.locator("#candidates").scroll_into_view_if_needed()
+            shoot(page, out / "request.png")
             page.goto(f"{base}/console/requests/{sample.ids['llm']}#candidates")
-            page.screenshot(path=str(out / "request-candidates.png"))
-            print(f"{out / 'request-candidates.png'}")
+            shoot(page, out / "request-candidates.png")
             page.goto(f"{base}/console/dashboards?date_from={sample.first_day}")
-            shoot(page, out / "dashboards.png", full=True)
+            shoot(page, out / "dashboards.png", height=1250)
             browser.close()
     return 0
 
