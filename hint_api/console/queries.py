@@ -1,6 +1,6 @@
 """Every read the console makes, straight from the models (SQLite and PostgreSQL).
 
-Pages never scan a whole table: the list pages by keyset over (created_at, id) with
+The list never reads a whole table: it pages by keyset over (created_at, id) with
 indexes from migrations/0005_console_indexes.py and counts at most COUNT_CAP rows; the
 dashboards aggregate in SQL over the filtered requests; the export reads in chunks of
 EXPORT_CHUNK requests, each in its own short connection.

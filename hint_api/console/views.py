@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
@@ -236,10 +237,7 @@ def program(request_id: int, which: str) -> ResponseReturnValue:
 def dashboards() -> ResponseReturnValue:
     filters = _filters()
     if filters.date_from is None and filters.date_to is None:
-        today = utcnow().date()
-        filters = parse_filters(
-            {**request.args, "date_from": (today - dt.timedelta(days=DASHBOARD_DAYS - 1)).isoformat()}
-        )
+        filters = replace(filters, date_from=utcnow().date() - dt.timedelta(days=DASHBOARD_DAYS - 1))
     data = queries.dashboards(filters)
     charts = {
         "per_type": stacked_bars([(d, t, n) for d, t, _, n in data.hints_per_day]),

@@ -246,9 +246,10 @@ def _program_phase(
     )
 
 
-def _hint_phase(
+def _answer(
     request: Request,
     at: dt.datetime,
+    seconds: float,
     selected: EnhancedProgram | None,
     hint: str,
     explanation: str,
@@ -258,29 +259,25 @@ def _hint_phase(
     llm_calls: int = 1,
     prompt_tokens: int = 1250,
     completion_tokens: int = 140,
-) -> HintGenerationPhase:
+    **hint_fields: Any,
+) -> None:
+    """The hint phase and the Hint it stored, `seconds` after the request arrived."""
     tried_llm = llm_calls > 0
-    return HintGenerationPhase.create(
+    written = _at(at, seconds - 0.1)
+    prompt = [
+        {"role": "system", "content": "You are a Socratic tutor. Never give the solution."},
+        {"role": "user", "content": "The student's program fails factorial(0)."},
+    ]
+    answer = f'{{"explanation": "{explanation}", "hint": "{hint}"}}'
+    HintGenerationPhase.create(
         request=request,
         attempt=1,
         engine=engine,
         model="gpt-4.1" if tried_llm else None,
         temperature=0.2 if tried_llm else None,
         selected_program=selected,
-        prompt=[
-            {"role": "system", "content": "You are a Socratic tutor. Never give the solution."},
-            {"role": "user", "content": "The student's program fails factorial(0)."},
-        ]
-        if tried_llm
-        else None,
-        response=[
-            chat_response(
-                f'{{"explanation": "{explanation}", "hint": "{hint}"}}',
-                "gpt-4.1",
-                prompt_tokens,
-                completion_tokens,
-            )
-        ]
+        prompt=prompt if tried_llm else None,
+        response=[chat_response(answer, "gpt-4.1", prompt_tokens, completion_tokens)]
         if tried_llm and engine == "openai"
         else None,
         explanation=explanation,
@@ -291,8 +288,17 @@ def _hint_phase(
         waiting_seconds=2.1 if tried_llm else 0.0,
         notes=notes,
         error=error,
-        created_at=_at(at, 8.9),
-        completed_at=_at(at, 8.9),
+        created_at=written,
+        completed_at=written,
+    )
+    Hint.create(
+        request=request,
+        hint=hint,
+        explanation=explanation,
+        engine=engine,
+        job_finished_successfully=True,
+        created_at=_at(at, seconds),
+        **hint_fields,
     )
 
 
@@ -330,9 +336,10 @@ def populate(now: dt.datetime | None = None) -> Sample:
     _candidate(
         r, phase, 3, "reference", REFERENCE_FACTORIAL, True, _at(at, 5.9), distance=19, run_time=0.0030
     )
-    _hint_phase(
+    _answer(
         r,
         at,
+        9.0,
         fixed,
         hint="What value does result hold before the loop multiplies anything into it?",
         explanation="result starts at 0, so every product stays 0; it must start at 1.",
@@ -346,14 +353,6 @@ def populate(now: dt.datetime | None = None) -> Sample:
         llm_calls=2,
         prompt_tokens=2480,
         completion_tokens=260,
-    )
-    Hint.create(
-        request=r,
-        hint="What value does result hold before the loop multiplies anything into it?",
-        explanation="result starts at 0, so every product stays 0; it must start at 1.",
-        engine="openai",
-        job_finished_successfully=True,
-        created_at=_at(at, 9.0),
         reported_at=_at(at, 14.0),
         report_attempts=2,
     )
@@ -365,9 +364,10 @@ def populate(now: dt.datetime | None = None) -> Sample:
     r = _request(1002, "fibonacci", "plan", FIBONACCI, at, fib_run, "finished")
     phase = _program_phase(r, at, answer=FIBONACCI_FIXED, student_program=FIBONACCI)
     fixed = _candidate(r, phase, 0, "llm", FIBONACCI_FIXED, True, _at(at, 5.9), distance=1, run_time=0.002)
-    _hint_phase(
+    _answer(
         r,
         at,
+        40.0,
         fixed,
         hint="Trace the loop for n = 1: which of a and b holds the answer?",
         explanation="The loop is right; it returns the next number instead of the current one.",
@@ -376,14 +376,6 @@ def populate(now: dt.datetime | None = None) -> Sample:
         llm_calls=2,
         prompt_tokens=900,
         completion_tokens=0,
-    )
-    Hint.create(
-        request=r,
-        hint="Trace the loop for n = 1: which of a and b holds the answer?",
-        explanation="The loop is right; it returns the next number instead of the current one.",
-        engine="offline",
-        job_finished_successfully=True,
-        created_at=_at(at, 40.0),
     )
     sample.ids["fallback"] = 1002
 
@@ -450,22 +442,15 @@ def populate(now: dt.datetime | None = None) -> Sample:
         run_time=0.0015,
         run_result=evens_run,
     )
-    _hint_phase(
+    _answer(
         r,
         at,
+        1.6,
         fast,
         hint="Could one expression over the list replace the loop and the running total?",
         explanation="A generator inside sum() does the same work without the Python-level loop.",
         engine="offline",
         llm_calls=0,
-    )
-    Hint.create(
-        request=r,
-        hint="Could one expression over the list replace the loop and the running total?",
-        explanation="A generator inside sum() does the same work without the Python-level loop.",
-        engine="offline",
-        job_finished_successfully=True,
-        created_at=_at(at, 1.6),
     )
     sample.ids["offline"] = 1006
 
@@ -495,15 +480,8 @@ def populate(now: dt.datetime | None = None) -> Sample:
         distance=3,
         run_time=0.002,
     )
-    _hint_phase(r, at, hostile, hint=f"Look here: {HOSTILE_MARKUP}", explanation=f"Because {HOSTILE_MARKUP}")
-    Hint.create(
-        request=r,
-        hint=f"Look here: {HOSTILE_MARKUP}",
-        explanation=f"Because {HOSTILE_MARKUP}",
-        engine="openai",
-        job_finished_successfully=True,
-        created_at=_at(at, 12.0),
-        report_attempts=0,
+    _answer(
+        r, at, 12.0, hostile, hint=f"Look here: {HOSTILE_MARKUP}", explanation=f"Because {HOSTILE_MARKUP}"
     )
     sample.ids["hostile"] = 1007
 
