@@ -73,7 +73,7 @@ def _console_tokens(env: dict[str, str]) -> tuple[str, ...]:
     """HINT_CONSOLE_TOKENS: comma-separated instructor tokens; none configured keeps the console closed."""
     tokens = tuple(t.strip() for t in env.get("HINT_CONSOLE_TOKENS", "").split(",") if t.strip())
     if any(len(t) < CONSOLE_TOKEN_MIN_CHARS for t in tokens):
-        raise SettingsError(f"HINT_CONSOLE_TOKENS: a token needs {CONSOLE_TOKEN_MIN_CHARS} characters or more")
+        raise SettingsError(f"HINT_CONSOLE_TOKENS: each token needs {CONSOLE_TOKEN_MIN_CHARS}+ characters")
     # The two credentials open different doors: one token must never open both.
     if env.get("HINT_API_TOKEN") and env["HINT_API_TOKEN"] in tokens:
         raise SettingsError("HINT_CONSOLE_TOKENS must not contain HINT_API_TOKEN")
