@@ -7,6 +7,7 @@ requests (tests/console/sample_data.py) and drives Debian's chromium with Playwr
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.console.sample_data import populate
 from tests.console.support import CHROMIUM, CHROMIUM_ARGS, CONSOLE_TOKEN, bound_to, make_app, serve
 
 ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 3, 12, 15, 30)
 WIDTH, HEIGHT = 1100, 820
 
 
@@ -37,7 +39,7 @@ def main(argv: list[str]) -> int:
     url = f"sqlite:///{tempfile.mkdtemp(prefix='console-shots-')}/console.db"
     with bound_to(url):
         with db.connection_context():
-            sample = populate()
+            sample = populate(NOW)  # a fixed time: the same pictures on every run
         with serve(make_app(url)) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
