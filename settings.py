@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
@@ -192,6 +193,27 @@ def _database_url(r: _Reader) -> str:
     return f"sqlite:///{ROOT / 'var' / 'hint.db'}"
 
 
+CONSOLE_TOKEN_MIN_CHARS = 16
+
+
+def _console_tokens(r: _Reader) -> tuple[str, ...]:
+    """HINT_CONSOLE_TOKENS: comma-separated instructor tokens; none configured keeps the console closed."""
+    tokens = r.items("HINT_CONSOLE_TOKENS")
+    if any(len(t) < CONSOLE_TOKEN_MIN_CHARS for t in tokens):
+        raise SettingsError(f"HINT_CONSOLE_TOKENS: each token needs {CONSOLE_TOKEN_MIN_CHARS}+ characters")
+    # The two credentials open different doors: one token must never open both.
+    if set(tokens) & set(r.items("HINT_API_TOKEN")):
+        raise SettingsError("HINT_CONSOLE_TOKENS must not contain a token of HINT_API_TOKEN")
+    return tokens
+
+
+def _console_key(r: _Reader, name: str) -> str | None:
+    key = r.text(name)
+    if key and len(key) < 32:
+        raise SettingsError(f"{name} needs at least 32 characters, got {len(key)}")
+    return key
+
+
 PRODUCTION_SANDBOX = frozenset({"landlock", "seccomp"})
 
 
@@ -258,6 +280,10 @@ class Settings:
     # Variables that look like ours and are not read (typos), with the likely intended
     # name, and the original backend's variables this service does not use: both warned
     # about at start by every process.
+    # The console (hint_api/console, docs/console.md).
+    console_tokens: tuple[str, ...] = field(repr=False)
+    console_secret_key: str = field(repr=False)  # signs the console's session cookie
+    console_pseudonym_key: str | None = field(repr=False)  # keys the export's pseudonymous ids
     unknown_variables: tuple[str, ...] = ()
     unused_variables: tuple[str, ...] = ()
 
@@ -284,7 +310,8 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line, a message or a response."""
-        values = [self.openai_api_key, self.callback_token, *self.api_tokens]
+        values = [self.openai_api_key, self.callback_token, *self.api_tokens, *self.console_tokens,
+                  self.console_secret_key, self.console_pseudonym_key]
         values += [urlsplit(u).password for u in (self.database_url, self.rabbitmq_url or "")]
         return tuple(v for v in values if v)
 
@@ -347,6 +374,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_interval_seconds=r.seconds("SWEEP_INTERVAL_SECONDS", 5.0),
         stall_seconds=r.seconds("STALL_SECONDS", 60.0),
         lease_seconds=r.seconds("LEASE_SECONDS", 15.0),
+        console_tokens=_console_tokens(r),
+        # Unset: random per process, so console sessions end with the process.
+        console_secret_key=_console_key(r, "HINT_CONSOLE_SECRET_KEY") or secrets.token_hex(32),
+        console_pseudonym_key=_console_key(r, "HINT_CONSOLE_PSEUDONYM_KEY"),
     )
     _check_execution(settings)
     _check_exposure(settings)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from database import close_connection
 from hint_api import access
 from hint_api.backlog import BACKLOG, Backlog
+from hint_api.console import CONSOLE_BLUEPRINT, init_console
 from hint_api.intake import IntakeError
 from hint_core.errors import Unavailable
 from models import db
@@ -53,10 +54,12 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     app.register_blueprint(routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(spec.bp)
+    init_console(app, settings)  # /console/: instructors' pages, behind HINT_CONSOLE_TOKENS
 
     @app.before_request
     def authenticate_and_connect() -> tuple[Response, int] | None:
-        refused = None if request.blueprint == "console" else access.refusal(
+        # The console checks its own credentials (HINT_CONSOLE_TOKENS), never HINT_API_TOKEN.
+        refused = None if request.blueprint == CONSOLE_BLUEPRINT else access.refusal(
             settings, request.endpoint, request.remote_addr, request.headers.get("Authorization"))
         if refused is not None:
             return jsonify(error=refused.error), refused.status

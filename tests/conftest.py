@@ -7,7 +7,8 @@
 - `stack`: the production stack as real processes (waitress, `dramatiq hint_actors`,
   PostgreSQL, RabbitMQ), see tests/production.py;
 - `crash`: the production stack while workers are killed and servers restart;
-- `tools`: the command-line scripts.
+- `tools`: the command-line scripts;
+- `console`: the instructors' console, its pages in a real browser included.
 
 Nothing here reads or changes the environment: every runtime is built from settings the
 test states, and what a test replaces (the LLM, the executor) it hands to `build()`.
@@ -32,7 +33,7 @@ from settings import Settings, load_settings
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import SANDBOX, TEST_TOKEN, api_client
 
-KINDS = ("unit", "pipeline", "stack", "crash", "tools")
+KINDS = ("unit", "pipeline", "stack", "crash", "tools", "console")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
