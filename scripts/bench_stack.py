@@ -129,7 +129,9 @@ def bench_stack(log_dir: Path, *, processes: int = 0, threads: int = 8, llm_late
     if llm_latency is not None:
         fake = RepairingFake(latency=llm_latency)
         fake.start()
-        extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, **extra}
+        # The load comes from loopback, as the original orchestration calls: without a token.
+        extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, "HINT_API_ALLOW_FROM": "127.0.0.1",
+                 **extra}
     try:
         # Shared with other stacks; tests that stop PostgreSQL or RabbitMQ wait for it.
         with servers_lock(exclusive=False), postgres_database() as url:

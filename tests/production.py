@@ -158,6 +158,8 @@ class Stack:
         self.env = env
         self.port = int(env["PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
+        # The calls orchestration makes, with the stack's API token (the trace always needs it).
+        self.auth = {"Authorization": f"Bearer {env['HINT_API_TOKEN']}"} if env.get("HINT_API_TOKEN") else {}
         self.processes: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
@@ -275,27 +277,29 @@ class Stack:
 
     # --- the API, as orchestration calls it -----------------------------------------
     def add_request(self, request_id: int, problem_id: str, program: str, hint_type: str) -> requests.Response:
-        return requests.post(f"{self.base}/ai_hint/add_request/", json={
+        return requests.post(f"{self.base}/ai_hint/add_request/", headers=self.auth, json={
             "type": "add_request", "request_id": request_id,
             "data": {"problem_id": problem_id, "student_program": program, "hint_type": hint_type},
         }, timeout=10)
 
     def add_reflection(self, request_id: int, question: str, answer: str) -> requests.Response:
-        return requests.post(f"{self.base}/ai_hint/add_reflection/", json={
+        return requests.post(f"{self.base}/ai_hint/add_reflection/", headers=self.auth, json={
             "request_id": request_id, "data": {"reflection_question": question, "reflection_answer": answer},
         }, timeout=10)
 
     def wait_for_hint(self, request_id: int, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            answer = requests.get(f"{self.base}/ai_hint/query_hint/", params={"request_id": request_id}, timeout=10).json()
+            answer = requests.get(f"{self.base}/ai_hint/query_hint/", params={"request_id": request_id},
+                                  headers=self.auth, timeout=10).json()
             if answer.get("job_finished"):
                 return answer
             time.sleep(0.05)
         raise TimeoutError(f"request {request_id} has no hint after {timeout}s\n{self.output()}")
 
     def trace(self, request_id: int) -> dict[str, Any]:
-        return requests.get(f"{self.base}/ai_hint/trace/", params={"request_id": request_id}, timeout=10).json()
+        return requests.get(f"{self.base}/ai_hint/trace/", params={"request_id": request_id}, headers=self.auth,
+                            timeout=10).json()
 
 
 def stack_environment(database_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
@@ -309,6 +313,7 @@ def stack_environment(database_url: str, log_dir: Path, **extra: str) -> dict[st
         "TASK_QUEUE": queue,
         "PORT": str(free_port()),
         "HINT_TEST_LOG_DIR": str(log_dir),
+        "HINT_API_TOKEN": f"stack-token-{uuid.uuid4().hex}",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
