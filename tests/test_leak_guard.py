@@ -9,6 +9,7 @@ from hint_core.leak_guard import (
     code_snippets,
     find_leaks,
     leak_context,
+    prose_statements,
     redact_explanation,
     redact_hint,
 )
@@ -61,8 +62,8 @@ def test_socratic_hints_pass(hint):
     "hint, reason",
     [
         ("Try this:\n```python\nfor i in range(1, n + 1):\n```\nDoes it work now?", "contains a code block"),
-        ("Change the loop to range(1, n + 1) and it works.", "quotes code only the working program has"),
-        ("Write for i in range( 1,n+1 ): instead.", "quotes code only the working program has"),
+        ("Change the loop to range(1, n + 1) and it works.", "quotes code only correct programs have"),
+        ("Write for i in range( 1,n+1 ): instead.", "quotes code only correct programs have"),
     ],
 )
 def test_code_of_the_fix_is_caught_however_it_is_spaced(hint, reason):
@@ -113,11 +114,10 @@ def test_an_expression_is_spliced_into_the_call_it_replaces():
 
 
 def test_code_in_the_explanation_that_fixes_the_program_is_caught():
-    report = find_leaks(
-        "Which values does your loop visit?", "Fix:\n```\n    for i in range(1, n + 1):\n```", ctx(working=WHILE_FIX),
-        run_program,
-    )
-    assert report.reasons and report.reasons[0].startswith("explanation carries code")
+    report = find_leaks("Which values does your loop visit?", "Use `range(1, n + 1)` in the loop.", ctx(working=WHILE_FIX),
+                        run_program)
+    assert report.hint == ()
+    assert report.reasons == ("explanation carries code that makes the student's program pass: 'range(1, n + 1)'",)
 
 
 def test_code_that_does_not_fix_the_program_is_fine():
@@ -158,4 +158,120 @@ def test_redaction_keeps_the_question_and_drops_the_code():
 
 def test_redacting_the_explanation_keeps_its_words():
     text = "Off by one: `range(1, n)` should be `range(1, n + 1)`.\n```python\nfor i in range(1, n + 1):\n```"
-    assert redact_explanation(text) == "Off by one: [code removed] should be [code removed].\n[code removed]"
+    assert redact_explanation(text, ctx()) == "Off by one: [code removed] should be [code removed].\n[code removed]"
+
+
+def test_redacting_the_explanation_removes_sentences_that_give_the_fix_in_prose():
+    text = "The loop stops one step early. It should run over range(1, n + 1) instead. The rest is right."
+    redacted = redact_explanation(text, ctx())
+    assert redacted == "The loop stops one step early. [removed: it gave the fix away] The rest is right."
+    assert not find_leaks("", redacted, ctx(), Runs()).fired
+
+
+# --- red team: what the student reads, not the code points -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "r\u0435sult = 1",  # a Cyrillic e
+        "\uff52\uff45\uff53\uff55\uff4c\uff54 \uff1d \uff11",  # full-width letters, sign and digit
+        "r e s u l t = 1",  # spaced-out letters
+        "res\u200bult = 1",  # a zero-width space
+        "r\u00adesult\u2060 = 1",  # a soft hyphen and a word joiner
+        "&#114;esult &#61; 1",  # HTML entities a page renders
+        "\U0001d42b\U0001d41e\U0001d42c\U0001d42e\U0001d425\U0001d42d = 1",  # mathematical bold letters
+    ],
+    ids=["cyrillic", "full-width", "spaced-out", "zero-width", "soft-hyphen", "entities", "math-bold"],
+)
+def test_a_fix_in_disguise_is_read_as_the_student_reads_it(disguised):
+    report = find_leaks(f"Set {disguised} before the loop.", "", ctx(student=ZERO_START, working=FIXED), Runs())
+    assert "hint quotes the line 'result = 1' of the working program" in report.reasons, report.reasons
+
+
+def test_a_disguised_call_of_the_fix_is_caught():
+    hint = "Change the loop to r\u0430nge(\uff11, n + 1) and it works."  # Cyrillic a, full-width 1
+    assert find_leaks(hint, "", ctx(), Runs()).hint
+
+
+RECURSIVE = "def factorial(n):\n    if n == 0:\n        return 1\n    return n * factorial(n - 1)\n"
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "You could simply return math.prod(range(1, n + 1)) instead.",
+        "What if the function returned n * factorial(n - 1) for every positive n?",
+    ],
+    ids=["math-prod", "recursive"],
+)
+def test_another_complete_solution_in_prose_is_caught_against_every_known_program(hint):
+    # The selected program is the while loop; the pool and the references know the others.
+    guard = leak_context(FACTORIAL, OFF_BY_ONE, WHILE_FIX, None, False, known_programs=(PROD_FIX, RECURSIVE))
+    report = find_leaks(hint, "", guard, Runs())
+    assert report.hint, report.reasons
+    # Without the other programs only running it could tell.
+    assert not find_leaks(hint, "", ctx(working=WHILE_FIX), Runs()).fired
+
+
+def test_a_known_programs_line_is_named_as_such():
+    guard = leak_context(FACTORIAL, ZERO_START, WHILE_FIX, None, False, known_programs=(FROM_TWO,))
+    report = find_leaks("Have you tried result = 1 first?", "", guard, Runs())
+    assert "hint quotes the line 'result = 1' of the working program" in report.reasons  # WHILE_FIX has it too
+    guard = leak_context(FACTORIAL, OFF_BY_ONE, WHILE_FIX, None, False, known_programs=(PROD_FIX,))
+    assert any("only correct programs have" in r for r in find_leaks(
+        "Just return math.prod(range(1, n + 1)).", "", guard, Runs()).reasons)
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "You could simply return math.prod(range(1, n + 1)) instead.",
+        "Why not return 1 if n == 0 else n * factorial(n - 1)?",
+    ],
+    ids=["math-prod", "recursive-one-liner"],
+)
+def test_a_complete_solution_in_prose_that_no_program_knows_is_caught_by_running_it(hint):
+    report = find_leaks(hint, "", ctx(working=WHILE_FIX), run_program)
+    assert report.hint and "makes the student's program pass" in report.hint[0], report.reasons
+
+
+def test_the_explanation_gets_the_same_checks_even_when_nothing_is_run():
+    # optimize: the student's program passes, so nothing is spliced and run; the explanation
+    # holding the whole faster program is still caught (it is stored and sent in the callback).
+    guard = ctx(student=FIXED, working=PROD_FIX, correct=True)
+    explanation = "Here is the faster program:\n```python\n" + PROD_FIX + "```"
+    report = find_leaks("Is there a built-in that multiplies a whole range?", explanation, guard, Runs())
+    assert report.hint == () and "contains a code block" in report.explanation
+    prose = "The student should write return math.prod(range(1, n + 1)) instead."
+    assert find_leaks("Which built-in could help?", prose, guard, Runs()).explanation
+
+
+def test_prose_statements_are_found_in_sentences_not_in_plain_words():
+    assert prose_statements("Try it. You could return math.prod(range(1, n + 1)) here!") == [
+        "return math.prod(range(1, n + 1))"
+    ]
+    assert prose_statements("What does your loop return? Is the result right when n is 0?") == []
+
+
+# --- pathological texts and programs ----------------------------------------------------------
+
+
+CHAIN = "def factorial(n):\n    return " + "+".join(["n"] * 33_000) + "\n"
+
+
+@pytest.mark.parametrize(
+    "student, working, hint",
+    [
+        (CHAIN, FIXED, "Look at your return line: does it multiply?"),
+        (OFF_BY_ONE, "def factorial(n):\n    return n" + ".real" * 20_000 + "\n", "Which values does your loop visit?"),
+        (OFF_BY_ONE, FIXED, "Try `" + "-" * 50_000 + "n`."),
+        (OFF_BY_ONE, FIXED, "Try `" + "(" * 300 + "n" + ")" * 300 + "`."),
+        (OFF_BY_ONE, "x = " + "9" * 5_000 + "\n", "Is the value big enough?"),
+    ],
+    ids=["long-student-chain", "long-attribute-chain", "deep-unary-span", "deep-parentheses", "huge-literal"],
+)
+def test_pathological_programs_and_texts_never_raise(student, working, hint):
+    report = find_leaks(hint, hint, ctx(student=student, working=working), Runs())
+    assert isinstance(report.reasons, tuple)
+    redact_hint(hint, ctx(student=student, working=working))
