@@ -96,13 +96,14 @@ class LeakReport:
 
 
 def leak_context(
-    problem: Problem, student_program: str, working_program: str | None, evidence: str | None, student_correct: bool,
-    known_programs: Sequence[str] = (),
+    problem: Problem, student_program: str, working_program: str | None, evidence: str | None,
+    student_correct: bool, known_programs: Sequence[str] = (),
 ) -> LeakContext:
     known = "\n".join([problem.description, problem.template, evidence or ""])
     others = tuple(dict.fromkeys(p for p in known_programs if p and p != working_program))
     return LeakContext(
-        problem, student_program, working_program, known, check_by_running=not student_correct, known_programs=others
+        problem, student_program, working_program, known,
+        check_by_running=not student_correct, known_programs=others,
     )
 
 

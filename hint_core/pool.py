@@ -32,7 +32,6 @@ from rapidfuzz.distance import Levenshtein
 from hint_core.sandbox import RunResult
 from hint_core.selection import CACHED_PROGRAM_CHARS, code_tokens, normalized_tokens
 
-
 # What ast.parse raises on text that is not Python, or too deep or long to build a tree
 # for (a chain of 100,000 characters: RecursionError, or MemoryError from the parser).
 _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
@@ -207,9 +206,11 @@ class PoolIndex:
     """Nearest and fastest entries of one problem's pool. Immutable: `extended` returns a
     new index, so threads can go on reading the old one."""
 
-    def __init__(self, entries: Iterable[PoolEntry], codes: _Codes | None = None):
+    def __init__(self, entries: Iterable[PoolEntry], codes: _Codes | None = None) -> None:
         self._codes = codes or _Codes()
-        encoded = sorted(((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key))
+        encoded = sorted(
+            ((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key)
+        )
         self._strings = [s for s, _ in encoded]
         self._entries = [e for _, e in encoded]
         self._lengths = [len(s) for s in self._strings]
@@ -279,7 +280,9 @@ class Verified:
 
     def to_dict(self) -> dict[str, object]:
         """What the candidate's trace shows in place of a run."""
-        return {"verdict_from": "solution pool", "pool_entry": self.entry, "tests_version": self.tests_version}
+        return {
+            "verdict_from": "solution pool", "pool_entry": self.entry, "tests_version": self.tests_version
+        }
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,10 @@ class PoolOffer:
 
 def _is_string_statement(stmt: ast.AST, kinds: tuple[type, ...] = (str,)) -> bool:
     """A statement that is only a string (a docstring, or a string used as a comment)."""
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, kinds)
+    return (
+        isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, kinds)
+    )
 
 
 # Code that reads docstrings: removing them would change what the program does.
@@ -326,7 +332,8 @@ def _removable(tree: ast.Module, keep_docstrings: bool) -> list[tuple[ast.stmt, 
                 node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
             )
             for i, stmt in enumerate(body):
-                if _is_string_statement(stmt, (str, bytes)) and not (keep_docstrings and has_docstring and i == 0):
+                kept_docstring = keep_docstrings and has_docstring and i == 0
+                if _is_string_statement(stmt, (str, bytes)) and not kept_docstring:
                     found.append((stmt, body))
     return found
 
@@ -391,7 +398,9 @@ def _shape(tree: ast.AST) -> list[tuple[object, ...]]:
         for name in _STATEMENT_LISTS:
             body = getattr(node, name, None)
             if isinstance(body, list):
-                kept = [s for s in body if not (isinstance(s, ast.Pass) or _is_string_statement(s, (str, bytes)))]
+                kept = [
+                    s for s in body if not (isinstance(s, ast.Pass) or _is_string_statement(s, (str, bytes)))
+                ]
                 setattr(node, name, kept)
     shape = []
     for node in ast.walk(tree):

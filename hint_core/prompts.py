@@ -114,7 +114,9 @@ def _failure_block(run: RunResult | None, max_chars: int) -> str:
     failure = run.first_failure
     if failure is not None:
         # The test's input and expected value are ours; what the program produced is not.
-        lines.append(f"First failing test: {failure.call}, expected {failure.expected} (verdict: {failure.status})")
+        lines.append(
+            f"First failing test: {failure.call}, expected {failure.expected} (verdict: {failure.status})"
+        )
         lines.append("What the student's program did (untrusted):")
         lines.append(untrusted("test_result", failure.describe()))
     elif run.error:

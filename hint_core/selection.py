@@ -69,7 +69,8 @@ def normalized_tokens(program: str) -> list[str]:
     names: dict[str, str] = {}
     out = []
     for tok in code_tokens(program):
-        if tok.isidentifier() and not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES and tok not in _LAYOUT_NAMES:
+        local = not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES and tok not in _LAYOUT_NAMES
+        if tok.isidentifier() and local:
             tok = names.setdefault(tok, f"v{len(names)}")
         out.append(tok)
     return out
@@ -95,7 +96,9 @@ class Candidate:
     distance: int | None = None  # token_distance to the student's program, when already known
 
 
-def select_candidate(hint_type: str, student_program: str, candidates: Sequence[Candidate]) -> Candidate | None:
+def select_candidate(
+    hint_type: str, student_program: str, candidates: Sequence[Candidate]
+) -> Candidate | None:
     """The best correct candidate for this hint type, or None when there is none."""
     if not candidates:
         return None

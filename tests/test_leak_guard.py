@@ -17,10 +17,21 @@ from hint_core.problems import ProblemBank
 from hint_core.sandbox import RunResult, run_program
 
 FACTORIAL = ProblemBank().get("factorial")
-OFF_BY_ONE = "def factorial(n):\n    result = 1\n    for i in range(1, n):\n        result *= i\n    return result\n"
-FIXED = "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
-ZERO_START = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
-FROM_TWO = "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n"
+OFF_BY_ONE = (
+    "def factorial(n):\n    result = 1\n    for i in range(1, n):\n        result *= i\n    return result\n"
+)
+FIXED = (
+    "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n"
+    "    return result\n"
+)
+ZERO_START = (
+    "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n"
+    "    return result\n"
+)
+FROM_TWO = (
+    "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n"
+    "    return result\n"
+)
 WHILE_FIX = (
     "def factorial(n):\n    result = 1\n    i = 1\n    while i <= n:\n        result *= i\n        i += 1\n"
     "    return result\n"
@@ -81,14 +92,19 @@ def test_identifiers_only_the_fix_uses_are_caught_when_used_as_code():
     assert find_leaks("Could math.prod help here?", "", guard, Runs()).fired
     assert find_leaks("Have you met `prod` in the math module?", "", guard, Runs()).fired
     # The same word as plain English is not code.
-    assert not find_leaks("Is there a way to get the product in one step from the math module?", "", guard, Runs()).fired
+    assert not find_leaks(
+        "Is there a way to get the product in one step from the math module?", "", guard, Runs()
+    ).fired
 
 
 def test_literals_only_the_fix_uses_are_caught_unless_the_student_already_sees_them():
     student = "def triple(x):\n    return x * 2\n"
     working = "def triple(x):\n    return x * 3\n"
     hidden = LeakContext(FACTORIAL, student, working, known_text="Return the number tripled.")
-    assert "hint gives value(s) only the fix uses: 3" in find_leaks("Should it be 3?", "", hidden, Runs()).reasons
+    assert (
+        "hint gives value(s) only the fix uses: 3"
+        in find_leaks("Should it be 3?", "", hidden, Runs()).reasons
+    )
     shown = LeakContext(FACTORIAL, student, working, known_text="triple(2) returned 4, expected 6; 3 times x")
     assert not find_leaks("The problem says 3 times x. What does yours multiply by?", "", shown, Runs()).fired
 
@@ -114,10 +130,16 @@ def test_an_expression_is_spliced_into_the_call_it_replaces():
 
 
 def test_code_in_the_explanation_that_fixes_the_program_is_caught():
-    report = find_leaks("Which values does your loop visit?", "Use `range(1, n + 1)` in the loop.", ctx(working=WHILE_FIX),
-                        run_program)
+    report = find_leaks(
+        "Which values does your loop visit?",
+        "Use `range(1, n + 1)` in the loop.",
+        ctx(working=WHILE_FIX),
+        run_program,
+    )
     assert report.hint == ()
-    assert report.reasons == ("explanation carries code that makes the student's program pass: 'range(1, n + 1)'",)
+    assert report.reasons == (
+        "explanation carries code that makes the student's program pass: 'range(1, n + 1)'",
+    )
 
 
 def test_code_that_does_not_fix_the_program_is_fine():
@@ -158,7 +180,10 @@ def test_redaction_keeps_the_question_and_drops_the_code():
 
 def test_redacting_the_explanation_keeps_its_words():
     text = "Off by one: `range(1, n)` should be `range(1, n + 1)`.\n```python\nfor i in range(1, n + 1):\n```"
-    assert redact_explanation(text, ctx()) == "Off by one: [code removed] should be [code removed].\n[code removed]"
+    assert (
+        redact_explanation(text, ctx())
+        == "Off by one: [code removed] should be [code removed].\n[code removed]"
+    )
 
 
 def test_redacting_the_explanation_removes_sentences_that_give_the_fix_in_prose():
@@ -185,7 +210,9 @@ def test_redacting_the_explanation_removes_sentences_that_give_the_fix_in_prose(
     ids=["cyrillic", "full-width", "spaced-out", "zero-width", "soft-hyphen", "entities", "math-bold"],
 )
 def test_a_fix_in_disguise_is_read_as_the_student_reads_it(disguised):
-    report = find_leaks(f"Set {disguised} before the loop.", "", ctx(student=ZERO_START, working=FIXED), Runs())
+    report = find_leaks(
+        f"Set {disguised} before the loop.", "", ctx(student=ZERO_START, working=FIXED), Runs()
+    )
     assert "hint quotes the line 'result = 1' of the working program" in report.reasons, report.reasons
 
 
@@ -217,7 +244,9 @@ def test_another_complete_solution_in_prose_is_caught_against_every_known_progra
 def test_a_known_programs_line_is_named_as_such():
     guard = leak_context(FACTORIAL, ZERO_START, WHILE_FIX, None, False, known_programs=(FROM_TWO,))
     report = find_leaks("Have you tried result = 1 first?", "", guard, Runs())
-    assert "hint quotes the line 'result = 1' of the working program" in report.reasons  # WHILE_FIX has it too
+    assert (
+        "hint quotes the line 'result = 1' of the working program" in report.reasons
+    )  # WHILE_FIX has it too
     guard = leak_context(FACTORIAL, OFF_BY_ONE, WHILE_FIX, None, False, known_programs=(PROD_FIX,))
     assert any("only correct programs have" in r for r in find_leaks(
         "Just return math.prod(range(1, n + 1)).", "", guard, Runs()).reasons)
@@ -264,7 +293,11 @@ CHAIN = "def factorial(n):\n    return " + "+".join(["n"] * 33_000) + "\n"
     "student, working, hint",
     [
         (CHAIN, FIXED, "Look at your return line: does it multiply?"),
-        (OFF_BY_ONE, "def factorial(n):\n    return n" + ".real" * 20_000 + "\n", "Which values does your loop visit?"),
+        (
+            OFF_BY_ONE,
+            "def factorial(n):\n    return n" + ".real" * 20_000 + "\n",
+            "Which values does your loop visit?",
+        ),
         (OFF_BY_ONE, FIXED, "Try `" + "-" * 50_000 + "n`."),
         (OFF_BY_ONE, FIXED, "Try `" + "(" * 300 + "n" + ")" * 300 + "`."),
         (OFF_BY_ONE, "x = " + "9" * 5_000 + "\n", "Is the value big enough?"),

@@ -27,7 +27,8 @@ LOOP = "def total(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    retu
 @pytest.mark.parametrize(
     "variant",
     [
-        "def total(xs):\n    # add them up\n    s = 0\n    for x in xs:\n        s = s + x  # running sum\n    return s\n",
+        "def total(xs):\n    # add them up\n    s = 0\n    for x in xs:\n"
+        "        s = s + x  # running sum\n    return s\n",
         "def total(items):\n    acc = 0\n    for item in items:\n        acc = acc + item\n    return acc\n",
         'def total(xs):\n    """Sum of xs."""\n    s=0\n\n    for x in xs: s = (s + x)\n    return s\n',
     ],
@@ -67,18 +68,31 @@ def test_a_program_that_does_not_parse_still_has_tokens_and_a_key():
 
 
 def _entries(programs: list[str]) -> list[PoolEntry]:
-    return [PoolEntry(i, p, tuple(canonical_tokens(p)), 0.01 * (len(programs) - i), "test") for i, p in enumerate(programs)]
+    return [
+        PoolEntry(i, p, tuple(canonical_tokens(p)), 0.01 * (len(programs) - i), "test")
+        for i, p in enumerate(programs)
+    ]
 
 
 def _random_programs(n: int, seed: int) -> list[str]:
     """Distinct loop programs of varied length: what a pool of student programs looks like."""
     rng = random.Random(seed)
-    statements = ["s = s + x", "s = s * x", "s += 1", "c = c + 1", "s = s - x // 2", "m = max(m, x)", "t.append(x)"]
+    statements = [
+        "s = s + x",
+        "s = s * x",
+        "s += 1",
+        "c = c + 1",
+        "s = s - x // 2",
+        "m = max(m, x)",
+        "t.append(x)",
+    ]
     out = []
     for _ in range(n):
         body = "\n".join("        " + rng.choice(statements) for _ in range(rng.randint(1, 6)))
         guard = rng.choice(["", "    if not xs:\n        return 0\n"])
-        out.append(f"def total(xs):\n{guard}    s, c, m, t = 0, 0, 0, []\n    for x in xs:\n{body}\n    return s\n")
+        out.append(
+            f"def total(xs):\n{guard}    s, c, m, t = 0, 0, 0, []\n    for x in xs:\n{body}\n    return s\n"
+        )
     return out
 
 
@@ -111,7 +125,11 @@ def test_nearest_on_an_empty_pool_is_empty():
 
 
 def test_fastest_orders_by_run_time():
-    entries = [PoolEntry(1, "a", ("a",), 0.5, "t"), PoolEntry(2, "b", ("b",), 0.1, "t"), PoolEntry(3, "c", ("c",), 0.3, "t")]
+    entries = [
+        PoolEntry(1, "a", ("a",), 0.5, "t"),
+        PoolEntry(2, "b", ("b",), 0.1, "t"),
+        PoolEntry(3, "c", ("c",), 0.3, "t"),
+    ]
     assert [e.key for e in PoolIndex(entries).fastest(2)] == [2, 3]
 
 
@@ -179,7 +197,8 @@ def test_comments_and_docstrings_are_stripped_and_the_code_kept():
     for private in ("Alice", "20231234", "evil.example", "SYSTEM", "3 a.m.", "#"):
         assert private not in stripped, private
     assert stripped == (
-        "import math\n\n\ndef factorial(n):\n    return math.prod(range(1, n + 1))\n\n\nclass Helper:\n    pass\n"
+        "import math\n\n\ndef factorial(n):\n    return math.prod(range(1, n + 1))\n\n\nclass Helper:\n"
+        "    pass\n"
     )
 
 
@@ -263,7 +282,9 @@ PATHOLOGICAL = {
     "index-chain": "def f(a):\n    return a" + "[0]" * 33_000 + "\n",
     "unary-chain": "def f(a):\n    return " + "-" * 100_000 + "a\n",
     "not-chain": "def f(a):\n    return " + "not " * 25_000 + "a\n",
-    "medium-chain": "def f(a):\n    return " + "+".join(["a"] * 900) + "\n",  # parses; too deep to walk recursively
+    "medium-chain": "def f(a):\n    return "
+    + "+".join(["a"] * 900)
+    + "\n",  # parses; too deep to walk recursively
     "nested-parentheses": "def f(a):\n    return " + "(" * 300 + "a" + ")" * 300 + "\n",
     "nested-blocks": "".join("    " * i + f"if a{i}:\n" for i in range(98)) + "    " * 98 + "pass\n",
     "huge-int": "x = " + "9" * 100_000 + "\n",
