@@ -317,10 +317,13 @@ def prose_statements(text: str) -> list[str]:
         words = sentence.replace("\n", " ").split()[:MAX_PROSE_WORDS]
         if words:
             words[-1] = words[-1].rstrip(".?!,;:")
+        # A statement starts at "return" or at the target of an "=" within two words: only
+        # those starts are tried, so a long sentence costs a few parses, not one per pair.
+        starts = [i for i in range(len(words)) if words[i] == "return" or "=" in "".join(words[i : i + 2])]
         statement = next(
             (
                 " ".join(words[i:j])
-                for i in range(len(words))
+                for i in starts
                 for j in range(len(words), i, -1)
                 if _is_statement_in_prose(" ".join(words[i:j]))
             ),
