@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hint_core.ai_config import AIConfig, PhaseConfig, load_ai_config
+from hint_core.ai_config import AIConfig, PhaseConfig, PricingConfig, load_ai_config
 from hint_core.llm import LLMClient, LLMError, ParseError, Usage, parse_program
 from hint_core.llm_hint import write_llm_hint
 from hint_core.offline import offline_hint
@@ -45,7 +45,9 @@ class Services:
         ai = load_ai_config(ai_config_path)
         llm = None
         if ai.use_llm(bool(openai_api_key or openai_base_url or azure_endpoint)):
-            llm = LLMClient(openai_api_key, openai_base_url, azure_endpoint=azure_endpoint, api_version=api_version)
+            llm = LLMClient(
+                openai_api_key, openai_base_url, azure_endpoint=azure_endpoint, api_version=api_version
+            )
         return cls(ProblemSource(ProblemBank(problem_bank_dir), problems_url), ai, llm)
 
 
@@ -72,13 +74,17 @@ class PhaseRecord:
     llm_calls: int = 0
     waiting_seconds: float = 0.0
     error: str | None = None
+    # Money at the prices of the moment (None: the model has no price); no column stores it yet.
+    cost: float | None = 0.0
 
-    def charge(self, usage: Usage) -> None:
-        """Take over what the phase's LLM calls cost and answered."""
-        self.model = usage.model or self.model
+    def charge(self, usage: Usage, pricing: PricingConfig) -> None:
+        """Take over what the phase's LLM calls cost and answered (`Usage` owns the columns)."""
+        columns = usage.columns()
+        columns["model"] = usage.model or self.model
+        for name, value in columns.items():
+            setattr(self, name, value)
         self.response = usage.responses
-        self.prompt_tokens, self.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        self.llm_calls, self.waiting_seconds = usage.calls, usage.waiting_seconds
+        self.cost = usage.cost(pricing)
 
 
 @dataclass
@@ -106,20 +112,23 @@ def _llm_programs(
     assert svc.llm is not None
     phase = program_phase(svc.ai, attempt)
     messages = program_generation_messages(problem, hint_type, student_program)
-    record = PhaseRecord(engine="openai", model=phase.model, temperature=phase.temperature, n=phase.n, prompt=messages)
+    record = PhaseRecord(
+        engine="openai", model=phase.model, temperature=phase.temperature, n=phase.n, prompt=messages
+    )
     usage = Usage()
     try:
         reply = svc.llm.ask(messages, phase, usage, n=phase.n, request_id=request_id)
     except LLMError as exc:
-        record.charge(usage)
+        record.charge(usage, svc.ai.pricing)
         if svc.ai.fallback != "offline":
             raise
         log.warning("request %s: program generation by %s failed: %s", request_id, phase.model, exc)
         record.error = f"LLM unavailable, used known-correct programs only: {exc}"
         return record, []
-    record.charge(usage)
+    record.charge(usage, svc.ai.pricing)
     programs = []
-    for content, finish in zip(reply.contents, reply.finish_reasons + [None] * len(reply.contents), strict=False):
+    finishes = reply.finish_reasons + [None] * len(reply.contents)
+    for content, finish in zip(reply.contents, finishes, strict=False):
         try:
             programs.append(ProposedProgram("llm", parse_program(content, PROGRAM_KEY[hint_type])))
         except ParseError as exc:
@@ -146,7 +155,9 @@ class Reused:
 
 
 def _reuse(known: list[ProposedProgram], reused: Reused) -> Proposal:
-    record = PhaseRecord(engine="cache", n=len(reused.programs), response={"reused_from_phases": list(reused.phases)})
+    record = PhaseRecord(
+        engine="cache", n=len(reused.programs), response={"reused_from_phases": list(reused.phases)}
+    )
     fresh = [p for p in known if p.program not in reused.programs]
     return Proposal(record, [ProposedProgram("llm", p) for p in reused.programs] + fresh)
 
@@ -172,12 +183,14 @@ def propose_programs(
     if svc.llm is None:
         return Proposal(PhaseRecord(engine="offline"), references)
     if reused and reused.programs:
-        log.info("request %s: reusing %d verified program(s) of an identical request", request_id, len(reused.programs))
+        log.info("request %s: reusing %d verified program(s) of an identical request",
+                 request_id, len(reused.programs))
         return _reuse(references, reused)
     threshold = svc.ai.pool.skip_llm_when_distance_at_most
     if threshold is not None and hint_type != "optimize" and pool.nearest_distance is not None \
             and pool.nearest_distance <= threshold:
-        log.info("request %s: pool program %d token(s) away, LLM program call skipped", request_id, pool.nearest_distance)
+        log.info("request %s: pool program %d token(s) away, LLM program call skipped",
+                 request_id, pool.nearest_distance)
         return Proposal(PhaseRecord(engine="pool"), references)
 
     record, programs = _llm_programs(svc, problem, hint_type, student_program, request_id, attempt=1)
@@ -193,37 +206,43 @@ class HintDraft:
 
 
 def _offline_draft(
-    ctx: HintContext, reference_run_time: float | None, error: str | None = None, record: PhaseRecord | None = None,
+    ctx: HintContext, reference_run_time: float | None, error: str | None = None,
+    record: PhaseRecord | None = None,
     notes: dict[str, Any] | None = None,
 ) -> HintDraft:
     """The offline engine's hint; `record` keeps what LLM calls before it cost."""
     made = offline_hint(
-        ctx.problem, ctx.hint_type, ctx.student_program, ctx.student_run, ctx.selected_program, reference_run_time
+        ctx.problem, ctx.hint_type, ctx.student_program, ctx.student_run, ctx.selected_program,
+        reference_run_time,
     )
     record = record or PhaseRecord(engine="offline")
     record.engine, record.error = "offline", error
     return HintDraft(record, made.explanation, made.hint, notes or None)
 
 
-def write_hint(svc: Services, ctx: HintContext, reference_run_time: float | None, request_id: object) -> HintDraft:
+def write_hint(
+    svc: Services, ctx: HintContext, reference_run_time: float | None, request_id: object
+) -> HintDraft:
     """The hint for a request whose evidence is complete."""
     if svc.llm is None:
         return _offline_draft(ctx, reference_run_time)
 
     phase = svc.ai.hint_generation
     record = PhaseRecord(
-        engine="openai", model=phase.model, temperature=phase.temperature, n=1, prompt=hint_generation_messages(ctx)
+        engine="openai", model=phase.model, temperature=phase.temperature, n=1,
+        prompt=hint_generation_messages(ctx),
     )
     usage, notes = Usage(), {}
     try:
         written = write_llm_hint(svc.llm, phase, ctx, usage, notes, request_id)
     except (LLMError, ParseError) as exc:
-        record.charge(usage)
+        record.charge(usage, svc.ai.pricing)
         if svc.ai.fallback != "offline":
             raise LLMError(f"hint generation failed: {exc}") from None
         log.warning("request %s: hint generation fell back to the offline engine: %s", request_id, exc)
-        return _offline_draft(ctx, reference_run_time, f"LLM hint failed, offline hint used: {exc}", record, notes)
-    record.charge(usage)
+        error = f"LLM hint failed, offline hint used: {exc}"
+        return _offline_draft(ctx, reference_run_time, error, record, notes)
+    record.charge(usage, svc.ai.pricing)
     if written is None:  # the leak guard found no safe LLM hint; the offline one never carries code
         return _offline_draft(ctx, reference_run_time, "every LLM hint gave the solution away", record, notes)
     return HintDraft(record, written.explanation, written.hint, notes or None)

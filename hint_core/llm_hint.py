@@ -1,6 +1,12 @@
 """Writing the hint with the LLM: one corrective turn for an unusable answer, and the
 solution-leak guard with one stricter regeneration before the code is cut out.
 
+The guard compares the hint and the explanation with every known-correct program
+(`HintContext.selected_program` and `known_programs`). A hint that leaks is regenerated
+once with a stricter instruction, then redacted, then replaced by the offline hint. An
+explanation that leaks (it is for teachers, but it is stored and sent in the callback)
+is redacted: the hint need not be written again for it.
+
 Every call's cost goes into the caller's `Usage` and every decision into `notes`, so
 the stored phase shows what happened even when this raises.
 """
@@ -14,6 +20,7 @@ from typing import Any
 from hint_core.ai_config import PhaseConfig
 from hint_core.leak_guard import (
     LeakContext,
+    LeakReport,
     Runner,
     find_leaks,
     leak_context,
@@ -41,7 +48,19 @@ def guard_context(ctx: HintContext) -> LeakContext:
         ctx.problem, ctx.student_program, ctx.selected_program,
         evidence=run.first_failure_text() if run else None,
         student_correct=bool(run and run.correct),
+        known_programs=ctx.known_programs,
     )
+
+
+def _safe_explanation(
+    written: WrittenHint, report: LeakReport, guard: LeakContext, record: dict[str, Any]
+) -> WrittenHint:
+    """`written` with its explanation redacted when the report says it leaks."""
+    if not report.explanation:
+        return written
+    record.setdefault("explanation_reasons", []).extend(report.explanation)
+    record["explanation_action"] = "redacted"
+    return WrittenHint(redact_explanation(written.explanation, guard), written.hint)
 
 
 def _why_unusable(exc: ParseError, reply: LLMReply) -> str:
@@ -51,7 +70,8 @@ def _why_unusable(exc: ParseError, reply: LLMReply) -> str:
 
 
 def _ask(
-    llm: LLMClient, messages: Messages, phase: PhaseConfig, usage: Usage, notes: dict[str, Any], request_id: object
+    llm: LLMClient, messages: Messages, phase: PhaseConfig, usage: Usage, notes: dict[str, Any],
+    request_id: object,
 ) -> WrittenHint:
     """A parsed hint answer; an unusable one gets one corrective turn, then ParseError."""
     reply = llm.ask(messages, phase, usage, n=1, request_id=request_id)
@@ -89,9 +109,14 @@ def write_llm_hint(
     report = find_leaks(first.hint, first.explanation, guard, run)
     if not report.fired:
         return first
-
     record: dict[str, Any] = {"fired": True, "reasons": list(report.reasons)}
     notes["leak_guard"] = record
+    if not report.hint:
+        record["action"] = "explanation redacted"
+        log.warning("request %s: leak guard redacted the explanation (%s)",
+                    request_id, "; ".join(report.reasons))
+        return _safe_explanation(first, report, guard, record)
+
     log.warning("request %s: leak guard fired (%s); regenerating with a stricter instruction",
                 request_id, "; ".join(report.reasons))
     stricter = hint_generation_messages(ctx, stricter=True)
@@ -103,14 +128,19 @@ def write_llm_hint(
         record["regeneration_error"] = str(exc)
     else:
         again = find_leaks(second.hint, second.explanation, guard, run)
-        if not again.fired:
+        if not again.hint:
             record["action"] = "regenerated"
-            return second
+            if again.explanation:
+                record["reasons_after_regeneration"] = list(again.reasons)
+            return _safe_explanation(second, again, guard, record)
         record["reasons_after_regeneration"] = list(again.reasons)
         candidate = second
 
-    redacted = WrittenHint(redact_explanation(candidate.explanation), redact_hint(candidate.hint, guard))
-    if len(redacted.hint.split()) >= MIN_HINT_WORDS and not find_leaks(redacted.hint, redacted.explanation, guard, run).fired:
+    redacted = WrittenHint(
+        redact_explanation(candidate.explanation, guard), redact_hint(candidate.hint, guard)
+    )
+    safe = not find_leaks(redacted.hint, redacted.explanation, guard, run).hint
+    if len(redacted.hint.split()) >= MIN_HINT_WORDS and safe:
         record["action"] = "code removed"
         log.warning("request %s: leak guard removed code from the hint", request_id)
         return redacted

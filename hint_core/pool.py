@@ -18,75 +18,33 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import hashlib
 import heapq
+import re
 import threading
-from collections.abc import Iterable, Sequence
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
 from hint_core.sandbox import RunResult
 from hint_core.selection import CACHED_PROGRAM_CHARS, code_tokens, normalized_tokens
 
-
-class _BoundNames(ast.NodeVisitor):
-    """The variable names a program binds: parameters, assignment and loop targets."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: ast.Name) -> None:  # noqa: N802 - ast visitor naming
-        if isinstance(node.ctx, ast.Store | ast.Del):
-            self.names.add(node.id)
-
-    def visit_arg(self, node: ast.arg) -> None:
-        self.names.add(node.arg)
-        self.generic_visit(node)
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:  # noqa: N802
-        if node.name:
-            self.names.add(node.name)
-        self.generic_visit(node)
+# What ast.parse raises on text that is not Python, or too deep or long to build a tree
+# for (a chain of 100,000 characters: RecursionError, or MemoryError from the parser).
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
-class _Renamer(ast.NodeTransformer):
-    """Renames bound variables to v0, v1, ... in order of appearance.
-
-    Function and class names, attributes, imported modules and builtins keep their
-    names: they are part of what the program does, not of how the student named things.
-    """
-
-    def __init__(self, bound: set[str]) -> None:
-        self.bound = bound
-        self.mapping: dict[str, str] = {}
-
-    def _new(self, name: str) -> str:
-        if name not in self.bound:
-            return name
-        return self.mapping.setdefault(name, f"v{len(self.mapping)}")
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:  # noqa: N802
-        node.id = self._new(node.id)
-        return node
-
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.arg = self._new(node.arg)
-        self.generic_visit(node)
-        return node
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:  # noqa: N802
-        if node.name:
-            node.name = self._new(node.name)
-        self.generic_visit(node)
-        return node
-
-    def visit_Global(self, node: ast.Global) -> ast.Global:  # noqa: N802
-        node.names = [self._new(n) for n in node.names]
-        return node
-
-    visit_Nonlocal = visit_Global  # noqa: N815
+def _preorder(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node, parents before children, children in field order: the order of a
+    recursive NodeVisitor, without its recursion (a deep tree would exhaust the stack)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
 def drop_docstrings(tree: ast.AST) -> None:
@@ -94,33 +52,68 @@ def drop_docstrings(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if body and _is_string_statement(body[0]):
                 node.body = body[1:] or [ast.Pass()]
 
 
 def bound_names(tree: ast.AST) -> set[str]:
     """The variable names a program binds (parameters, assignment, loop and `as` targets)."""
-    finder = _BoundNames()
-    finder.visit(tree)
-    return finder.names
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _rename(tree: ast.AST, bound: set[str]) -> None:
+    """Rename bound variables to v0, v1, ... in order of appearance, in place.
+
+    Function and class names, attributes, imported modules and builtins keep their
+    names: they are part of what the program does, not of how the student named things.
+    """
+    mapping: dict[str, str] = {}
+
+    def new(name: str) -> str:
+        return mapping.setdefault(name, f"v{len(mapping)}") if name in bound else name
+
+    for node in _preorder(tree):
+        if isinstance(node, ast.Name):
+            node.id = new(node.id)
+        elif isinstance(node, ast.arg):
+            node.arg = new(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            node.name = new(node.name)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            node.names = [new(n) for n in node.names]
 
 
 def canonical_tree(program: str) -> ast.Module | None:
     """The program's syntax tree with docstrings dropped and variables renamed, or None
-    when it does not parse. Line numbers still point into the original program."""
+    when it does not parse (or is too deep to). Line numbers still point into the original
+    program. One parse and two walks without recursion: linear in the program's size."""
     try:
         tree = ast.parse(program)
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return None
     drop_docstrings(tree)
-    return _Renamer(bound_names(tree)).visit(tree)
+    _rename(tree, bound_names(tree))
+    return tree
 
 
 def canonical_source(program: str) -> str | None:
-    """The normal form as source text (None when the program does not parse)."""
+    """The normal form as source text (None when the program does not parse, or its tree is
+    too deep for ast.unparse, which recurses)."""
     tree = canonical_tree(program)
-    return None if tree is None else ast.unparse(tree)
+    if tree is None:
+        return None
+    try:
+        return ast.unparse(tree)
+    except RecursionError:
+        return None
 
 
 def canonical_form(program: str) -> tuple[str, list[str]]:
@@ -131,13 +124,16 @@ def canonical_form(program: str) -> tuple[str, list[str]]:
     return _canonical_form(program)
 
 
-@lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=1024)
 def _cached_form(program: str) -> tuple[str, tuple[str, ...]]:
     key, tokens = _canonical_form(program)
     return key, tuple(tokens)
 
 
 def _canonical_form(program: str) -> tuple[str, list[str]]:
+    # A program that does not parse, or is too deep to, falls back to its tokens with every
+    # name renamed: still a key and a distance, never an exception. Time: linear in the
+    # program's length (one parse, iterative walks; tokenizing is linear too).
     source = canonical_source(program)
     if source is None:
         tokens = normalized_tokens(program)
@@ -210,9 +206,11 @@ class PoolIndex:
     """Nearest and fastest entries of one problem's pool. Immutable: `extended` returns a
     new index, so threads can go on reading the old one."""
 
-    def __init__(self, entries: Iterable[PoolEntry], codes: _Codes | None = None):
+    def __init__(self, entries: Iterable[PoolEntry], codes: _Codes | None = None) -> None:
         self._codes = codes or _Codes()
-        encoded = sorted(((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key))
+        encoded = sorted(
+            ((self._codes.encode(e.tokens), e) for e in entries), key=lambda p: (len(p[0]), p[1].key)
+        )
         self._strings = [s for s, _ in encoded]
         self._entries = [e for _, e in encoded]
         self._lengths = [len(s) for s in self._strings]
@@ -282,7 +280,9 @@ class Verified:
 
     def to_dict(self) -> dict[str, object]:
         """What the candidate's trace shows in place of a run."""
-        return {"verdict_from": "solution pool", "pool_entry": self.entry, "tests_version": self.tests_version}
+        return {
+            "verdict_from": "solution pool", "pool_entry": self.entry, "tests_version": self.tests_version
+        }
 
 
 @dataclass(frozen=True)
@@ -295,3 +295,164 @@ class PoolOffer:
     programs: tuple[str, ...] = ()
     nearest_distance: int | None = None
     verified: dict[str, Verified] = field(default_factory=dict)
+
+
+# --- what another student may see of a program -----------------------------------------------
+
+
+def _is_string_statement(stmt: ast.AST, kinds: tuple[type, ...] = (str,)) -> bool:
+    """A statement that is only a string (a docstring, or a string used as a comment)."""
+    return (
+        isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, kinds)
+    )
+
+
+# Code that reads docstrings: removing them would change what the program does.
+_READS_DOCSTRINGS = re.compile(r"__doc__|\bgetdoc\b|\bdoctest\b|\bpydoc\b|\bhelp\s*\(")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # lines as Python's tokenizer splits them
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
+
+
+def _lines(program: str) -> list[str]:
+    return _LINE.findall(program)
+
+
+def _removable(tree: ast.Module, keep_docstrings: bool) -> list[tuple[ast.stmt, list[ast.stmt]]]:
+    """The bare string statements of the program, each with the statement list holding it.
+    With `keep_docstrings`, docstrings (the first statement of a module, class or function)
+    stay."""
+    found = []
+    for node in ast.walk(tree):
+        for name in _STATEMENT_LISTS:
+            body = getattr(node, name, None)
+            if not isinstance(body, list):
+                continue
+            has_docstring = name == "body" and isinstance(
+                node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            )
+            for i, stmt in enumerate(body):
+                kept_docstring = keep_docstrings and has_docstring and i == 0
+                if _is_string_statement(stmt, (str, bytes)) and not kept_docstring:
+                    found.append((stmt, body))
+    return found
+
+
+def _char_col(line: str, byte_col: int) -> int:
+    """ast counts columns in UTF-8 bytes; strings are indexed by characters."""
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _cut_statements(program: str, removable: list[tuple[ast.stmt, list[ast.stmt]]]) -> str:
+    """The program without the given statements, layout kept: a statement alone on its lines
+    loses them; one that shares a line (`"doc"; x = 1`) becomes `pass`, as does the first
+    statement of a block that would be left empty."""
+    lines: list[str | None] = list(_lines(program))
+    removed = {id(stmt) for stmt, _ in removable}
+    emptied = {id(body[0]) for _, body in removable if all(id(s) in removed for s in body)}
+    for stmt, _ in sorted(removable, key=lambda pair: (pair[0].lineno, pair[0].col_offset), reverse=True):
+        first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+        head = lines[first] or ""
+        tail = lines[last] or ""
+        start = _char_col(head, stmt.col_offset)
+        end = _char_col(tail, stmt.end_col_offset or 0)
+        rest = tail[end:]
+        alone = not head[:start].strip() and (not rest.strip() or rest.lstrip().startswith("#"))
+        if alone and id(stmt) not in emptied:
+            for row in range(first, last + 1):
+                lines[row] = None
+            continue
+        lines[first] = head[:start] + "pass" + rest
+        for row in range(first + 1, last + 1):
+            lines[row] = None
+    return "".join(line for line in lines if line is not None)
+
+
+def _without_comment_tokens(program: str) -> str:
+    """The program without the comments tokenize finds (it knows a '#' inside a string or an
+    f-string); a line that held only a comment goes. Stops quietly where tokenize fails."""
+    lines = _lines(program)
+    cuts: dict[int, int] = {}
+    try:
+        for tok in tokenize.generate_tokens(functools.partial(next, iter(lines), "")):
+            if tok.type == tokenize.COMMENT:
+                cuts[tok.start[0] - 1] = tok.start[1]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    out = []
+    for row, line in enumerate(lines):
+        if row in cuts:
+            code = line[: cuts[row]].rstrip(" \t\f")
+            if not code.strip():
+                continue
+            line = code + line[len(line.rstrip("\r\n")) :]
+        out.append(line)
+    return "".join(out)
+
+
+def _shape(tree: ast.AST) -> list[tuple[object, ...]]:
+    """What a tree does, less its `pass` and bare string statements: node types, their plain
+    fields and child counts, breadth first (no recursion, so deep trees compare too)."""
+    nodes = list(ast.walk(tree))
+    for node in nodes:
+        for name in _STATEMENT_LISTS:
+            body = getattr(node, name, None)
+            if isinstance(body, list):
+                kept = [
+                    s for s in body if not (isinstance(s, ast.Pass) or _is_string_statement(s, (str, bytes)))
+                ]
+                setattr(node, name, kept)
+    shape = []
+    for node in ast.walk(tree):
+        plain = tuple(
+            (name, value) for name, value in ast.iter_fields(node)
+            if not isinstance(value, ast.AST | list) or (isinstance(value, list) and value
+                                                         and not isinstance(value[0], ast.AST))
+        )
+        shape.append((type(node).__name__, plain, len(list(ast.iter_child_nodes(node)))))
+    return shape
+
+
+def strip_comments(program: str) -> str:
+    """The program without comments, docstrings and strings used as comments, doing what it did.
+
+    For a program that parses (every program that passed the tests does): comments go,
+    and so does every statement that is only a string (a docstring, or a string used as a
+    block comment); a block left empty gets `pass`. The layout is otherwise kept (tabs,
+    CRLF line ends, blank lines). Docstrings stay when the code reads them (`__doc__`,
+    `inspect.getdoc`, `doctest`, `pydoc`, `help(`). The result is checked to parse to the
+    same tree less those statements; when the layout-keeping edit fails that check (a
+    string in parentheses, a line continuation), the program is rewritten from its tree
+    with `ast.unparse` (same behaviour, layout normalized).
+
+    For a program that does not parse (or is too deep for Python's parser): only the
+    comments the tokenizer finds before it stops are removed, and docstrings stay, since
+    without a tree they cannot be told from other strings. Never raises.
+    """
+    try:
+        tree = ast.parse(program)
+    except _UNPARSABLE:
+        return _without_comment_tokens(program)
+    removable = _removable(tree, keep_docstrings=bool(_READS_DOCSTRINGS.search(program)))
+    stripped = _without_comment_tokens(_cut_statements(program, removable))
+    try:
+        if _shape(ast.parse(stripped)) == _shape(ast.parse(program)):
+            return stripped
+    except _UNPARSABLE:
+        pass
+    return _unparsed_without(tree, removable) or stripped
+
+
+def _unparsed_without(tree: ast.Module, removable: list[tuple[ast.stmt, list[ast.stmt]]]) -> str | None:
+    """The program rewritten from its tree without the given statements (None when the tree
+    is too deep for ast.unparse)."""
+    removed = {id(stmt) for stmt, _ in removable}
+    for node in list(ast.walk(tree)):
+        for name in _STATEMENT_LISTS:
+            body = getattr(node, name, None)
+            if isinstance(body, list) and any(id(s) in removed for s in body):
+                setattr(node, name, [s for s in body if id(s) not in removed] or [ast.Pass()])
+    try:
+        return ast.unparse(tree) + "\n"
+    except RecursionError:
+        return None

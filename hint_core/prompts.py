@@ -4,7 +4,10 @@ Everything a student controls is untrusted data: the program (comments included)
 reflection, and whatever the program produced when run (output, returned values,
 exception messages), as well as programs derived from it. It goes inside labelled tags,
 the system message says never to follow instructions found there, and a tag inside the
-data is defused so the text cannot break out of its block.
+data is defused so the text cannot break out of its block: matched on what the model
+reads (`hint_core.reading`), so look-alike letters, full-width brackets, zero-width
+characters, line breaks inside the tag and encoded brackets (`&lt;`, `%3C`, `\\x3c`,
+`\\u003c`) do not hide one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from hint_core.problems import Problem
+from hint_core.reading import reading_map
 from hint_core.sandbox import RunResult
 
 Messages = list[dict[str, str]]
@@ -48,11 +52,29 @@ HINT_STYLE = {
 }
 
 
+# An opening or closing tag of ours, in a reading form with every blank removed.
+_TAG_START = re.compile(r"</?untrusted", re.IGNORECASE)
+DEFUSED = "<_untrusted"  # what a tag-like piece of data becomes: no tag of ours
+
+
+def defuse_tags(text: str) -> str:
+    """`text` with every piece a reader could take for the start of one of our tags (from
+    its '<', however written, to "untrusted") replaced by DEFUSED."""
+    form, starts, ends = reading_map(text, escapes=True)
+    kept = [i for i, ch in enumerate(form) if not ch.isspace()]
+    squeezed = "".join(form[i] for i in kept)
+    out, done = [], 0
+    for match in _TAG_START.finditer(squeezed):
+        start, end = starts[kept[match.start()]], ends[kept[match.end() - 1]]
+        out += [text[done:start], DEFUSED]
+        done = end
+    return "".join(out) + text[done:]
+
+
 def untrusted(label: str, text: str) -> str:
     """Wrap student-written text in a tag it cannot close early."""
     tag = f"untrusted_{label}"
-    safe = re.sub(r"<\s*/?\s*untrusted_", "<_untrusted_", text, flags=re.IGNORECASE)
-    return f"<{tag}>\n{safe}\n</{tag}>"
+    return f"<{tag}>\n{defuse_tags(text)}\n</{tag}>"
 
 
 def substantial(text: str | None, min_words: int) -> bool:
@@ -70,6 +92,10 @@ class HintContext:
     reflection_question: str | None = None
     reflection_answer: str | None = None
     selected_program: str | None = None
+    # Every other known-correct program of the problem (pool entries, reference
+    # solutions), comments stripped: the leak guard compares the hint with all of them,
+    # so a different complete solution is caught too. Never shown to the LLM.
+    known_programs: tuple[str, ...] = ()
     min_reflection_words: int = 3
     max_output_chars: int = 1500
 
@@ -88,7 +114,9 @@ def _failure_block(run: RunResult | None, max_chars: int) -> str:
     failure = run.first_failure
     if failure is not None:
         # The test's input and expected value are ours; what the program produced is not.
-        lines.append(f"First failing test: {failure.call}, expected {failure.expected} (verdict: {failure.status})")
+        lines.append(
+            f"First failing test: {failure.call}, expected {failure.expected} (verdict: {failure.status})"
+        )
         lines.append("What the student's program did (untrusted):")
         lines.append(untrusted("test_result", failure.describe()))
     elif run.error:

@@ -2,6 +2,11 @@
 
 plan/debug: the candidate closest to the student's program, measured in edited tokens,
 so the hint talks about the smallest change that works. optimize: the fastest one.
+
+Bounds: tokenizing is linear in a program's length and never raises (text the tokenizer
+rejects, however deep or long, is split into words and symbols instead); a distance is
+rapidfuzz's bit-parallel Levenshtein, O(n * m / 64) for token counts n and m (two
+100,000-character programs: well under a second).
 """
 
 from __future__ import annotations
@@ -64,7 +69,8 @@ def normalized_tokens(program: str) -> list[str]:
     names: dict[str, str] = {}
     out = []
     for tok in code_tokens(program):
-        if tok.isidentifier() and not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES and tok not in _LAYOUT_NAMES:
+        local = not keyword.iskeyword(tok) and tok not in _BUILTIN_NAMES and tok not in _LAYOUT_NAMES
+        if tok.isidentifier() and local:
             tok = names.setdefault(tok, f"v{len(names)}")
         out.append(tok)
     return out
@@ -90,7 +96,9 @@ class Candidate:
     distance: int | None = None  # token_distance to the student's program, when already known
 
 
-def select_candidate(hint_type: str, student_program: str, candidates: Sequence[Candidate]) -> Candidate | None:
+def select_candidate(
+    hint_type: str, student_program: str, candidates: Sequence[Candidate]
+) -> Candidate | None:
     """The best correct candidate for this hint type, or None when there is none."""
     if not candidates:
         return None

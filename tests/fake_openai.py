@@ -4,6 +4,9 @@ Real sockets, real HTTP: the real `openai` client talks to it. By default it ans
 program-generation prompts with `program_answers` (cycled, one per choice) and hint
 prompts with `hint_answer`. `push()` queues one-shot behaviours for the next calls:
 HTTP errors with headers, stalls, malformed bodies, fewer choices, dropped connections.
+Every request is recorded as received (`requests`: JSON bodies, `headers`, `paths`), so a
+test can assert what the client sent. `reject_response_format` makes it answer 400 to a
+request carrying `response_format`, as some OpenAI-compatible servers do.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ class Behaviour:
 
 def status(code: int, retry_after: float | None = None) -> Behaviour:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    return Behaviour(status=code, headers=headers, body={"error": {"message": f"fake {code}", "type": "fake"}})
+    return Behaviour(
+        status=code, headers=headers, body={"error": {"message": f"fake {code}", "type": "fake"}}
+    )
 
 
 def contents(*texts: str) -> Behaviour:
@@ -60,10 +65,15 @@ class FakeOpenAI:
         self.latency = latency
         self.program_answers: list[str] = ['{"fixed_program": "def f():\\n    return 1\\n"}']
         self.hint_answer = json.dumps(
-            {"explanation": "The loop starts from the wrong value.", "hint": "What is the value of your result before the loop runs?"}
+            {
+                "explanation": "The loop starts from the wrong value.",
+                "hint": "What is the value of your result before the loop runs?",
+            }
         )
         self.ignore_n = False  # behave like servers that always answer one choice
+        self.reject_response_format = False  # behave like servers that refuse the parameter
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # request headers, lower-case names
         self.paths: list[str] = []  # request paths with their query, in arrival order
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
@@ -84,19 +94,21 @@ class FakeOpenAI:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
                     body = json.loads(raw)
                 except ValueError:
                     body = {}
-                fake._answer(self, body, self.path)
+                fake._answer(self, body, self.path, {k.lower(): v for k, v in self.headers.items()})
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() (and so every test using the fake) fast.
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self.base_url
 
     @property
@@ -125,18 +137,29 @@ class FakeOpenAI:
         return "program" if ("fixed_program" in system or "optimized_program" in system) else "hint"
 
     # --- answering -----------------------------------------------------------------
-    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], path: str = "") -> None:
+    def _answer(
+        self,
+        handler: BaseHTTPRequestHandler,
+        body: dict[str, Any],
+        path: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self._lock:
             self.requests.append(body)
             self.paths.append(path)
+            self.headers.append(headers or {})
             behaviour = self._script.popleft() if self._script else Behaviour()
+        if self.reject_response_format and "response_format" in body and behaviour == Behaviour():
+            behaviour = status(400)
         time.sleep(self.latency + behaviour.stall)
         if behaviour.drop:
             handler.close_connection = True
             handler.connection.close()
             return
         if behaviour.body is not None:
-            payload = behaviour.body if isinstance(behaviour.body, bytes) else json.dumps(behaviour.body).encode()
+            payload = (
+                behaviour.body if isinstance(behaviour.body, bytes) else json.dumps(behaviour.body).encode()
+            )
         else:
             payload = json.dumps(self._completion(body, behaviour.contents)).encode()
         handler.send_response(behaviour.status)
@@ -164,5 +187,9 @@ class FakeOpenAI:
                 {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
                 for i, t in enumerate(texts)
             ],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20 * len(texts), "total_tokens": 100 + 20 * len(texts)},
+            "usage": {
+                "prompt_tokens": 100,
+                "completion_tokens": 20 * len(texts),
+                "total_tokens": 100 + 20 * len(texts),
+            },
         }

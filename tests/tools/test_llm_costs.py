@@ -23,8 +23,14 @@ def bound(runtime):
 def request(request_id: int, created_at: dt.datetime | None = None) -> Request:
     now = created_at or utcnow()
     return Request.create(
-        request_id=request_id, problem_id="factorial", hint_type="debug", student_program="x = 1\n", payload_hash="h",
-        created_at=now, deadline_at=now + dt.timedelta(minutes=10), reflection_deadline_at=now,
+        request_id=request_id,
+        problem_id="factorial",
+        hint_type="debug",
+        student_program="x = 1\n",
+        payload_hash="h",
+        created_at=now,
+        deadline_at=now + dt.timedelta(minutes=10),
+        reflection_deadline_at=now,
     )
 
 

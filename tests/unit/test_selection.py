@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from hint_core.selection import Candidate, code_tokens, normalized_tokens, select_candidate, token_distance
+from hint_core.reuse import reuse_key
+from hint_core.selection import (
+    Candidate,
+    code_tokens,
+    normalized_tokens,
+    select_candidate,
+    token_distance,
+    token_distances,
+)
 
 STUDENT = "def total(xs):\n    s = 0\n    for x in xs:\n        s = s - x\n    return s\n"
 NEAR = "def total(xs):\n    s = 0\n    for x in xs:\n        s = s + x\n    return s\n"
@@ -35,3 +43,22 @@ def test_optimize_picks_the_fastest():
 
 def test_no_candidate():
     assert select_candidate("debug", STUDENT, []) is None
+
+
+CHAINS = [
+    "def total(xs):\n    return " + "+".join(["xs"] * 33_000) + "\n",
+    "def total(xs):\n    return xs" + ".real" * 20_000 + "\n",
+    "def total(xs):\n    return " + "-" * 100_000 + "xs\n",
+    "def total(xs):\n    return " + "(" * 300 + "xs" + ")" * 300 + "\n",
+    "x = " + "9" * 100_000 + "\n",
+]
+
+
+def test_pathological_programs_have_distances_and_never_raise():
+    for chain in CHAINS:
+        distances = token_distances(chain, [NEAR, FAR, chain])
+        assert distances[2] == 0 and min(distances[:2]) > 0
+        assert normalized_tokens(chain)
+        chosen = select_candidate("debug", chain, [Candidate(1, NEAR, 0.1), Candidate(2, chain, 0.2)])
+        assert chosen.key == 2  # the identical program is the nearest
+        assert reuse_key("p", "debug", chain) == reuse_key("p", "debug", chain + "\n# a comment\n")

@@ -34,8 +34,8 @@ def test_429_honours_retry_after_then_succeeds(client, fake_llm):
     started = time.monotonic()
     reply = client.complete(MESSAGES, phase(), request_id=11)
     assert time.monotonic() - started >= 0.4  # waited as long as the server asked, not the 0.01s backoff
-    assert len(fake_llm.requests) == 2 and reply.calls == 2
-    assert reply.contents and reply.prompt_tokens == 100
+    assert len(fake_llm.requests) == 2 and reply.usage.calls == 2
+    assert reply.contents and reply.usage.prompt_tokens == 100
 
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once(client, fake_llm):
@@ -50,7 +50,7 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(client, fake_llm):
 def test_server_errors_are_retried_with_backoff(client, fake_llm):
     fake_llm.push(status(500), status(502), status(503))
     reply = client.complete(MESSAGES, phase(), request_id=13)
-    assert len(fake_llm.requests) == 4 and reply.calls == 4
+    assert len(fake_llm.requests) == 4 and reply.usage.calls == 4
     assert reply.contents
 
 
@@ -59,7 +59,7 @@ def test_a_stall_past_the_timeout_is_cut_off_and_retried(client, fake_llm):
     started = time.monotonic()
     reply = client.complete(MESSAGES, phase(timeout_seconds=0.3), request_id=14)
     assert time.monotonic() - started < 1.5  # did not wait for the stalled answer
-    assert len(fake_llm.requests) == 2 and reply.calls == 2 and reply.contents
+    assert len(fake_llm.requests) == 2 and reply.usage.calls == 2 and reply.contents
 
 
 def test_stalls_until_the_deadline_end_with_a_timeout_error(client, fake_llm):
@@ -86,13 +86,13 @@ def test_connection_refused_is_retried_until_the_deadline():
 def test_a_dropped_connection_is_retried(client, fake_llm):
     fake_llm.push(drop())
     reply = client.complete(MESSAGES, phase(), request_id=17)
-    assert len(fake_llm.requests) == 2 and reply.calls == 2 and reply.contents
+    assert len(fake_llm.requests) == 2 and reply.usage.calls == 2 and reply.contents
 
 
 def test_a_malformed_body_is_retried(client, fake_llm):
     fake_llm.push(malformed())
     reply = client.complete(MESSAGES, phase(), request_id=18)
-    assert len(fake_llm.requests) == 2 and reply.calls == 2 and reply.contents
+    assert len(fake_llm.requests) == 2 and reply.usage.calls == 2 and reply.contents
 
 
 def test_a_body_without_choices_is_retried(client, fake_llm):
@@ -117,7 +117,12 @@ def test_persistent_rate_limiting_stops_at_max_attempts(client, fake_llm):
 
 @pytest.mark.parametrize(
     "code, words",
-    [(400, "bad request"), (401, "check OPENAI_API_KEY"), (403, "permission denied"), (404, "check OPENAI_BASE_URL")],
+    [
+        (400, "bad request"),
+        (401, "check OPENAI_API_KEY"),
+        (403, "permission denied"),
+        (404, "check OPENAI_BASE_URL"),
+    ],
 )
 def test_client_errors_fail_fast_with_a_clear_message(client, fake_llm, code, words):
     fake_llm.push(status(code))
@@ -132,13 +137,16 @@ def test_fewer_choices_than_n_are_made_up_by_concurrent_calls(client, fake_llm):
     fake_llm.ignore_n = True
     fake_llm.latency = 0.3
     fake_llm.program_answers = ['{"fixed_program": "a = 1\\n"}']
-    messages = [{"role": "system", "content": 'Answer {"fixed_program": ...}'}, {"role": "user", "content": "x"}]
+    messages = [
+        {"role": "system", "content": 'Answer {"fixed_program": ...}'},
+        {"role": "user", "content": "x"},
+    ]
     started = time.monotonic()
     reply = client.complete(messages, phase(), n=3, request_id=23)
     elapsed = time.monotonic() - started
-    assert len(reply.contents) == 3 and reply.calls == 3
+    assert len(reply.contents) == 3 and reply.usage.calls == 3
     assert [r["n"] for r in fake_llm.requests] == [3, 1, 1]
-    assert reply.prompt_tokens == 300 and reply.completion_tokens == 60
+    assert reply.usage.prompt_tokens == 300 and reply.usage.completion_tokens == 60
     assert elapsed < 0.85  # the two extra calls ran side by side, not one after the other
 
 
@@ -147,7 +155,7 @@ def test_failed_extra_calls_keep_the_choices_already_received(client, fake_llm):
     fake_llm.push(Behaviour(), status(401), status(401))
     reply = client.complete(MESSAGES, phase(), n=3, request_id=24)
     assert len(reply.contents) == 1
-    assert reply.calls == 3  # the failed extra calls still count
+    assert reply.usage.calls == 3  # the failed extra calls still count
 
 
 def test_empty_content_is_returned_for_the_parser_to_judge(client, fake_llm):
@@ -175,3 +183,37 @@ def test_azure_openai_is_reached_through_its_deployment_url(fake_llm):
     reply = client.complete(MESSAGES, phase(model="my-deployment"), request_id=26)
     assert reply.contents
     assert fake_llm.paths == ["/openai/deployments/my-deployment/chat/completions?api-version=2024-06-01"]
+
+
+def test_json_output_is_asked_for_with_response_format(client, fake_llm):
+    client.complete(MESSAGES, phase(), request_id=27)
+    body = fake_llm.requests[0]
+    assert body["response_format"] == {"type": "json_object"}
+    assert (body["model"], body["n"], body["messages"]) == ("fake-model", 1, MESSAGES)
+    assert fake_llm.headers[0]["authorization"] == f"Bearer {SECRET}"
+
+
+def test_a_provider_that_rejects_response_format_fails_fast_naming_the_knob(client, fake_llm):
+    fake_llm.reject_response_format = True
+    with pytest.raises(LLMError, match="json_output: false") as caught:
+        client.complete(MESSAGES, phase(), request_id=28)
+    assert caught.value.calls == 1
+
+
+def test_json_output_off_leaves_response_format_out(client, fake_llm):
+    fake_llm.reject_response_format = True
+    reply = client.complete(MESSAGES, phase(json_output=False), request_id=29)
+    assert reply.contents and "response_format" not in fake_llm.requests[0]
+
+
+def test_a_reply_carries_what_it_cost(client, fake_llm):
+    fake_llm.push(status(500))
+    reply = client.complete(MESSAGES, phase(), n=2, request_id=30)
+    usage = reply.usage
+    assert (usage.model, usage.calls, usage.prompt_tokens, usage.completion_tokens) == (
+        "fake-model",
+        2,
+        100,
+        40,
+    )
+    assert usage.waiting_seconds > 0 and len(usage.responses) == 1 and usage.responses[0]["choices"]

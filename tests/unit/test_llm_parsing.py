@@ -16,7 +16,9 @@ PROGRAM = "def f(n):\n    return n + 1\n"
     [
         json.dumps({"fixed_program": PROGRAM}),
         "```json\n" + json.dumps({"fixed_program": PROGRAM}) + "\n```",
-        "Sure! Here is the fix {as asked}:\n```\n" + json.dumps({"fixed_program": PROGRAM}) + "\n```\nHope it helps.",
+        "Sure! Here is the fix {as asked}:\n```\n"
+        + json.dumps({"fixed_program": PROGRAM})
+        + "\n```\nHope it helps.",
         "The answer is " + json.dumps({"fixed_program": PROGRAM}) + " -- done.",
         # A raw newline inside the JSON string: invalid JSON, but what models often write.
         '{"fixed_program": "def f(n):\n    return n + 1\n"}',
