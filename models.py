@@ -114,6 +114,7 @@ class ProgramEnhancementPhase(BaseModel):
     completion_tokens = IntegerField(default=0)
     llm_calls = IntegerField(default=0)
     waiting_seconds = FloatField(default=0.0)
+    cost = FloatField(null=True)  # money at the prices of the moment (ai_config `pricing`); null: unknown
     error = TextField(null=True)
     # The question asked (problem, hint type, normalized program): an identical one within
     # the reuse window gets this phase's verified programs instead of a new LLM call.
@@ -165,6 +166,7 @@ class HintGenerationPhase(BaseModel):
     completion_tokens = IntegerField(default=0)
     llm_calls = IntegerField(default=0)
     waiting_seconds = FloatField(default=0.0)
+    cost = FloatField(null=True)  # money at the prices of the moment (ai_config `pricing`); null: unknown
     notes = JSONField(null=True)  # e.g. which guards fired
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)

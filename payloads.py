@@ -7,6 +7,8 @@ from typing import Any
 
 from playhouse.shortcuts import model_to_dict
 
+from hint_core.ai_config import PricingConfig
+from hint_core.llm import usage_report
 from models import EnhancedProgram, Hint, HintGenerationPhase, ProgramEnhancementPhase, Reflection, Request
 
 
@@ -29,24 +31,8 @@ def hint_status(request: Request) -> dict[str, Any]:
     }
 
 
-_COSTS = ("prompt_tokens", "completion_tokens", "llm_calls", "waiting_seconds")
-
-
-def llm_usage(program_phases: list[dict[str, Any]], hint_phases: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the request's LLM calls cost, per phase and in total (failed attempts included)."""
-    rows = [("program_generation", p) for p in program_phases] + [("hint_generation", p) for p in hint_phases]
-    phases = [
-        {"phase": name, "attempt": row["attempt"], "engine": row["engine"], "model": row["model"],
-         **{key: row[key] for key in _COSTS}}
-        for name, row in rows
-    ]
-    total = {key: sum(p[key] for p in phases) for key in _COSTS}
-    total["waiting_seconds"] = round(total["waiting_seconds"], 3)
-    return {"phases": phases, "total": total}
-
-
-def artifacts(request: Request) -> dict[str, Any]:
-    """Every stored artifact of the request, in pipeline order."""
+def artifacts(request: Request, pricing: PricingConfig) -> dict[str, Any]:
+    """Every stored artifact of the request, in pipeline order, and what its LLM calls cost."""
     phases = ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request == request.id).order_by(
         ProgramEnhancementPhase.attempt
     )
@@ -67,7 +53,9 @@ def artifacts(request: Request) -> dict[str, Any]:
         "hint_generation_phase": hint_phase_rows[-1] if hint_phase_rows else None,
         "hint_generation_phases": hint_phase_rows,
         "hint": _row(Hint.get_or_none(Hint.request == request.id)),
-        "llm_usage": llm_usage(phase_rows, hint_phase_rows),
+        "llm_usage": usage_report(
+            [("program_generation", p) for p in phase_rows] + [("hint_generation", p) for p in hint_phase_rows], pricing,
+        ),
     }
 
 
@@ -81,10 +69,10 @@ SUMMARY_COLUMNS = {
     "request": ("id", "request_id", "problem_id", "hint_type", "created_at", "student_correct", "stage"),
     "reflection": ("id", "created_at"),
     "program_enhancement_phase": ("id", "attempt", "engine", "model", "n", "llm_calls", "prompt_tokens",
-                                  "completion_tokens", "waiting_seconds", "created_at", "completed_at"),
+                                  "completion_tokens", "waiting_seconds", "cost", "created_at", "completed_at"),
     "enhanced_programs": ("id", "index", "source", "correct", "run_time", "edit_distance"),
     "hint_generation_phase": ("id", "engine", "model", "llm_calls", "prompt_tokens", "completion_tokens",
-                              "waiting_seconds", "selected_program", "created_at", "completed_at"),
+                              "waiting_seconds", "cost", "selected_program", "created_at", "completed_at"),
     "hint": ("id", "engine", "job_finished_successfully", "created_at"),
 }
 
@@ -97,11 +85,11 @@ def _summary(key: str, value: Any) -> Any:
     return {column: value.get(column) for column in SUMMARY_COLUMNS[key]}
 
 
-def callback_payload(request: Request, detail: str = "full") -> dict[str, Any]:
+def callback_payload(request: Request, detail: str, pricing: PricingConfig) -> dict[str, Any]:
     """What orchestration receives: the original's fields, with `other_hint_data` in full
     (every artifact, for orchestration's own records) or as a summary (CALLBACK_DETAIL)."""
     status = hint_status(request)
-    data = artifacts(request)
+    data = artifacts(request, pricing)
     other = {key: data[key] for key in CALLBACK_KEYS}
     if detail == "summary":
         other = {key: _summary(key, value) for key, value in other.items()}

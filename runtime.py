@@ -27,6 +27,7 @@ from peewee import Database
 from database import DATABASE_OUTAGES, make_database
 from hint_core.ai_config import load_ai_config
 from hint_core.engines import Services
+from hint_core.errors import ConfigError
 from hint_core.execution import RoutingExecutor
 from hint_core.lifecycle import Step
 from hint_core.llm import LLMClient
@@ -146,8 +147,12 @@ def make_services(settings: Settings) -> Services:
     problems = ProblemSource(ProblemBank(settings.problem_bank_dir), orchestration, settings.execution,
                              runs_remotely=settings.runs_remotely)
     ai = load_ai_config(settings.ai_config_path)
+    configured = bool(settings.openai_api_key or settings.openai_base_url or settings.azure_openai_endpoint)
+    if ai.engine == "openai" and not configured:
+        raise ConfigError(f"ai_config ({settings.ai_config_path}): 'engine' is 'openai' but no LLM is configured: "
+                          "set OPENAI_API_KEY and/or OPENAI_BASE_URL (or AZURE_OPENAI_ENDPOINT), or engine: auto")
     llm = None
-    if ai.use_llm(bool(settings.openai_api_key or settings.openai_base_url or settings.azure_openai_endpoint)):
+    if ai.use_llm(configured):
         llm = LLMClient(settings.openai_api_key, settings.openai_base_url,
                         azure_endpoint=settings.azure_openai_endpoint, api_version=settings.openai_api_version)
     return Services(problems, ai, llm)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from peewee import fn
 
+from hint_core.enums import Source
 from hint_core.pool import (
     PoolEntry,
     PoolIndex,
@@ -26,6 +27,7 @@ from hint_core.pool import (
     Verified,
     canonical_form,
     dedup_key,
+    strip_comments,
     work_seconds,
 )
 from hint_core.problems import Problem
@@ -35,12 +37,34 @@ from models import SolutionPoolEntry
 log = logging.getLogger("hint.pool")
 
 
-def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]]) -> int:
-    """Keep the programs (program, its run, where it came from) that passed every test;
-    the number that were new (a program already known, up to names and layout, is not)."""
+def _private(problem: Problem, program: str, run: RunResult, source: str,
+             rerun: Callable[[Problem, str], RunResult]) -> tuple[str, RunResult] | None:
+    """The program as other students may see it: without its comments and docstrings (a
+    student's names, a planted instruction), verified again when stripping changed it."""
+    if source == Source.REFERENCE:
+        return program, run  # the instructor's own text
+    stripped = strip_comments(program)
+    if stripped == program:
+        return program, run
+    again = rerun(problem, stripped)
+    if not again.correct:
+        log.info("problem %s: a %s program fails without its comments; kept out of the pool", problem.id, source)
+        return None
+    return stripped, again
+
+
+def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
+                rerun: Callable[[Problem, str], RunResult]) -> int:
+    """Keep the programs (program, its run, where it came from) that passed every test,
+    stripped of comments (`rerun` verifies a stripped program again); the number that
+    were new (a program already known, up to names and layout, is not)."""
     rows = {}
-    for program, run, source in runs:
-        if run.correct and program.strip():
+    for original, first_run, source in runs:
+        if not (first_run.correct and original.strip()):
+            continue
+        kept = _private(problem, original, first_run, source, rerun)
+        if kept is not None:
+            program, run = kept
             key, tokens = canonical_form(program)
             rows.setdefault(key, {
                 "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
@@ -179,6 +203,13 @@ def pick_candidates(problem: Problem, hint_type: str, student_program: str, k: i
         verified=verified,
     )
     return PoolPick(offer, tuple(e.key for e in stale))
+
+
+def known_programs(problem: Problem) -> tuple[str, ...]:
+    """Every program the pool holds as correct for the problem's current tests (the leak
+    guard compares a hint with all of them)."""
+    index, _ = current_index(problem)
+    return tuple(entry.program for entry in index.entries)
 
 
 def drop(entry_ids: Iterable[int]) -> int:

@@ -2,8 +2,9 @@
 
 Only phases that really called the LLM count, so the window runs from the paid-for call
 and a chain of reuses cannot keep an answer alive forever. Only programs that passed
-the tests are reused; they are verified again like any candidate, since the tests may
-have changed since.
+the tests are reused, without their comments (they come from another student's request,
+and the LLM may have kept that student's comments); they are verified again like any
+candidate, since the tests may have changed since.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 
 from hint_core.engines import Reused
 from hint_core.enums import Engine, Source
+from hint_core.pool import strip_comments
 from models import EnhancedProgram, ProgramEnhancementPhase, utcnow
 
 
@@ -36,9 +38,11 @@ def find_reusable(key: str, window_seconds: float, limit: int, exclude_request: 
     programs: list[str] = []
     phases: list[int] = []
     for row in rows:
-        if row.program in programs:
+        # Another student's request: the LLM may have kept that student's comments.
+        program = strip_comments(row.program)
+        if program in programs:
             continue
-        programs.append(row.program)
+        programs.append(program)
         if row.phase_id not in phases:
             phases.append(row.phase_id)
         if len(programs) >= limit:

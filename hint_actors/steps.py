@@ -77,7 +77,7 @@ def run_student_program(rt: Runtime, state: RequestState) -> None:
         _touch(
             state.pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()
         ).where(Request.student_run_at.is_null()).execute()  # a concurrent delivery's run stays
-        pool_store.add_to_pool(problem, [(request.student_program, result, Source.STUDENT)])
+        pool_store.add_to_pool(problem, [(request.student_program, result, Source.STUDENT)], rt.executor.run)
     correct = Request.select(Request.student_correct).where(Request.id == state.pk).scalar()
     if correct and state.hint_type.repairs:
         finish(state.pk, ALREADY_CORRECT, explanation="The program passes every test.", engine=Engine.TESTS)
@@ -194,7 +194,7 @@ def run_enhanced_program(rt: Runtime, state: RequestState) -> None:
     for candidate, failure in zip(pending, outcomes, strict=True):
         if isinstance(failure, RemoteExecutionFailed):
             _could_not_run(EnhancedProgram.id == candidate.id, failure.cause)
-    joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done])
+    joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done], rt.executor.run)
     log.info(
         "request %s: candidates %s; %d joined the pool", state.request_id,
         ", ".join(f"{c.index} ({c.source}) {r.status} in {r.run_time:.3f}s" for c, r in done) or "none run", joined,
@@ -248,10 +248,14 @@ def generate_hint(rt: Runtime, state: RequestState) -> None:
     """Write the hint from the complete evidence and store it as the request's final Hint."""
     request = _load(state.pk, Request.student_program, Request.student_run)
     services = rt.services
-    selected = select_candidate(state.hint_type, request.student_program, _correct_candidates(state.pk))
+    problem = _problem(rt, request)
+    correct = _correct_candidates(state.pk)
+    selected = select_candidate(state.hint_type, request.student_program, correct)
     reflection = Reflection.get_or_none(Reflection.request == state.pk)
+    # The leak guard compares the hint with every correct program known, not only the selected one.
+    known = (*(c.program for c in correct), *problem.solutions, *pool_store.known_programs(problem))
     ctx = HintContext(
-        problem=_problem(rt, request),
+        problem=problem,
         hint_type=state.hint_type,
         student_program=request.student_program,
         student_run=RunResult.from_dict(request.student_run) if request.student_run else None,
@@ -260,9 +264,10 @@ def generate_hint(rt: Runtime, state: RequestState) -> None:
         selected_program=selected.program if selected else None,
         min_reflection_words=services.ai.prompts.min_reflection_words,
         max_output_chars=services.ai.prompts.max_output_chars,
+        known_programs=tuple(dict.fromkeys(known)),
     )
     release_connection()  # not needed while the LLM answers
-    draft = write_hint(services, ctx, selected.run_time if selected else None, state.request_id)
+    draft = write_hint(services, ctx, selected.run_time if selected else None, state.request_id, rt.executor.run)
     try:
         with write_transaction():
             # The phase and the hint commit together, so a request has one phase at most.
@@ -316,7 +321,7 @@ def return_hint(rt: Runtime, state: RequestState) -> None:
     """POST the final hint to orchestration; raising makes Dramatiq retry with growing pauses."""
     hint = Hint.select(Hint.id).where(Hint.request == state.pk).get()
     Hint.update(report_attempts=Hint.report_attempts + 1).where(Hint.id == hint.id).execute()
-    payload = callback_payload(Request.get_by_id(state.pk), rt.settings.callback_detail)
+    payload = callback_payload(Request.get_by_id(state.pk), rt.settings.callback_detail, rt.services.ai.pricing)
     post_callback(rt.settings, payload)  # raises CallbackFailed
     # Orchestration has it now: record that even through a database restart, or the
     # retry would post it a second time.

@@ -128,4 +128,4 @@ def query_hint() -> Response:
 def trace() -> Response:
     """Everything stored for one request: for instructors, researchers and operators."""
     found = _lookup()
-    return jsonify({**hint_status(found), "stage": found.stage, **artifacts(found)})
+    return jsonify({**hint_status(found), "stage": found.stage, **artifacts(found, _runtime().services.ai.pricing)})

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from hint_core.ai_config import AIConfig, PhaseConfig, PricingConfig, load_ai_config
+from hint_core.ai_config import AIConfig, PhaseConfig, PricingConfig
+from hint_core.leak_guard import Runner
 from hint_core.llm import LLMClient, LLMError, ParseError, Usage, parse_program
 from hint_core.llm_hint import write_llm_hint
 from hint_core.offline import offline_hint
 from hint_core.pool import PoolOffer, Verified
-from hint_core.problems import Problem, ProblemBank, ProblemSource
+from hint_core.problem_source import ProblemSource
+from hint_core.problems import Problem
 from hint_core.prompts import PROGRAM_KEY, HintContext, hint_generation_messages, program_generation_messages
 
 log = logging.getLogger(__name__)
@@ -25,30 +26,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """What the pipeline steps need, built once per process from settings."""
+    """What the pipeline steps need; `runtime.make_services` builds it from the settings."""
 
     problems: ProblemSource
     ai: AIConfig
     llm: LLMClient | None  # None: the offline engine
 
-    @classmethod
-    def build(
-        cls,
-        ai_config_path: Path,
-        problem_bank_dir: Path,
-        problems_url: str | None,
-        openai_api_key: str | None,
-        openai_base_url: str | None,
-        azure_endpoint: str | None = None,
-        api_version: str | None = None,
-    ) -> Services:
-        ai = load_ai_config(ai_config_path)
-        llm = None
-        if ai.use_llm(bool(openai_api_key or openai_base_url or azure_endpoint)):
-            llm = LLMClient(
-                openai_api_key, openai_base_url, azure_endpoint=azure_endpoint, api_version=api_version
-            )
-        return cls(ProblemSource(ProblemBank(problem_bank_dir), problems_url), ai, llm)
 
 
 @dataclass
@@ -221,9 +204,10 @@ def _offline_draft(
 
 
 def write_hint(
-    svc: Services, ctx: HintContext, reference_run_time: float | None, request_id: object
+    svc: Services, ctx: HintContext, reference_run_time: float | None, request_id: object, run: Runner
 ) -> HintDraft:
-    """The hint for a request whose evidence is complete."""
+    """The hint for a request whose evidence is complete; `run` runs a program the leak
+    guard wants to try (the runtime's executor)."""
     if svc.llm is None:
         return _offline_draft(ctx, reference_run_time)
 
@@ -234,7 +218,7 @@ def write_hint(
     )
     usage, notes = Usage(), {}
     try:
-        written = write_llm_hint(svc.llm, phase, ctx, usage, notes, request_id)
+        written = write_llm_hint(svc.llm, phase, ctx, usage, notes, request_id, run)
     except (LLMError, ParseError) as exc:
         record.charge(usage, svc.ai.pricing)
         if svc.ai.fallback != "offline":

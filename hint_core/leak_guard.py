@@ -44,7 +44,7 @@ from functools import lru_cache
 from hint_core.markdown import SPAN, fences, without_fences
 from hint_core.problems import Problem
 from hint_core.reading import reading_form
-from hint_core.sandbox import RunResult, run_program
+from hint_core.sandbox import RunResult
 
 NGRAM = 5  # tokens of fix-only code that count as quoting it
 MIN_LINE_TOKENS = 3  # shorter lines ("return x", "else:") are too common to count
@@ -422,7 +422,7 @@ def _passes_when_spliced(form: str, ctx: LeakContext, run: Runner, budget: list[
 # --- the guard ------------------------------------------------------------------------------
 
 
-def find_leaks(hint: str, explanation: str, ctx: LeakContext, run: Runner = run_program) -> LeakReport:
+def find_leaks(hint: str, explanation: str, ctx: LeakContext, run: Runner) -> LeakReport:
     """Why the hint, and why the explanation, give the solution away; empty when they do not."""
     secrets = _secrets(ctx)
     found: dict[str, list[str]] = {}

@@ -29,7 +29,6 @@ from hint_core.leak_guard import (
 )
 from hint_core.llm import LLMClient, LLMError, LLMReply, ParseError, Usage, parse_hint
 from hint_core.prompts import HintContext, Messages, corrective_messages, hint_generation_messages
-from hint_core.sandbox import run_program
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ def write_llm_hint(
     usage: Usage,
     notes: dict[str, Any],
     request_id: object,
-    run: Runner = run_program,
+    run: Runner,
 ) -> WrittenHint | None:
     """The LLM's hint, guarded against giving the solution away.
 

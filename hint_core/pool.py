@@ -218,6 +218,10 @@ class PoolIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def entries(self) -> tuple[PoolEntry, ...]:
+        return tuple(self._entries)
+
     def extended(self, entries: Iterable[PoolEntry]) -> PoolIndex:
         """This index plus `entries` (already encoded entries are not encoded again)."""
         grown = PoolIndex((), self._codes)

@@ -1,8 +1,9 @@
 """What the LLM cost per hint, over the stored requests: `python -m scripts.llm_costs`.
 
-Sums prompt and completion tokens, LLM calls (HTTP attempts, failed ones included) and
-waiting time per phase, engine and model, with totals and the mean per hint (requests
-that ended with a successful hint). `--since-hours` narrows it to recent requests;
+Sums prompt and completion tokens, LLM calls (HTTP attempts, failed ones included),
+waiting time and money (each phase's cost at the prices of `pricing` in ai_config.yaml
+when it ran; unknown when a model had no price) per phase, engine and model, with totals
+and the mean per hint (requests that ended with a successful hint). `--since-hours` narrows it to recent requests;
 `--json` prints the same report for other programs.
 """
 
@@ -34,6 +35,7 @@ class Line:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     waiting_seconds: float = 0.0
+    cost: float | None = 0.0  # None: some phase's model had no price
 
 
 @dataclass
@@ -50,7 +52,7 @@ def _lines(model: Any, name: str, requests: Any) -> list[Line]:
     rows = (
         model.select(
             model.engine, model.model, fn.COUNT(model.id), fn.SUM(model.llm_calls), fn.SUM(model.prompt_tokens),
-            fn.SUM(model.completion_tokens), fn.SUM(model.waiting_seconds),
+            fn.SUM(model.completion_tokens), fn.SUM(model.waiting_seconds), fn.SUM(model.cost), fn.COUNT(model.cost),
         )
         .where(model.request.in_(requests))
         .group_by(model.engine, model.model)
@@ -58,8 +60,9 @@ def _lines(model: Any, name: str, requests: Any) -> list[Line]:
         .tuples()
     )
     return [
-        Line(name, engine, llm_model, count, int(calls or 0), int(prompt or 0), int(completion or 0), float(wait or 0))
-        for engine, llm_model, count, calls, prompt, completion, wait in rows
+        Line(name, engine, llm_model, count, int(calls or 0), int(prompt or 0), int(completion or 0), float(wait or 0),
+             round(float(money or 0), 6) if priced == count else None)
+        for engine, llm_model, count, calls, prompt, completion, wait, money, priced in rows
     ]
 
 
@@ -72,35 +75,44 @@ def collect(since: dt.datetime | None = None) -> Report:
     lines = _lines(ProgramEnhancementPhase, "program_generation", requests) + _lines(
         HintGenerationPhase, "hint_generation", requests
     )
-    total = {key: sum(getattr(line, key) for line in lines) for key in COLUMNS}
-    per_hint = {key: (total[key] / hints if hints else 0.0) for key in COLUMNS if key != "phases"}
+    total: dict[str, float | None] = {key: sum(getattr(line, key) for line in lines) for key in COLUMNS}
+    per_hint: dict[str, float | None] = {key: (total[key] / hints if hints else 0.0) for key in COLUMNS if key != "phases"}
+    unknown = any(line.cost is None for line in lines)
+    total["cost"] = None if unknown else round(sum(line.cost or 0.0 for line in lines), 6)
+    per_hint["cost"] = None if unknown else (total["cost"] / hints if hints else 0.0)
     return Report(since.isoformat() if since else None, requests.count(), hints, lines, total, per_hint)
 
 
 def render(report: Report) -> str:
     scope = f"since {report.since}" if report.since else "all stored requests"
     out = [f"LLM cost over {report.requests} request(s), {report.hints} with a hint ({scope})", ""]
-    header = f"{'phase':<20} {'engine':<8} {'model':<24} {'phases':>7} {'calls':>7} {'prompt':>10} {'completion':>11} {'wait s':>9}"
+    header = (f"{'phase':<20} {'engine':<8} {'model':<24} {'phases':>7} {'calls':>7} {'prompt':>10} "
+              f"{'completion':>11} {'wait s':>9} {'cost':>10}")
     out.append(header)
     out.append("-" * len(header))
     for line in report.lines:
         out.append(
             f"{line.phase:<20} {line.engine:<8} {(line.model or '-')[:24]:<24} {line.phases:>7} {line.llm_calls:>7} "
-            f"{line.prompt_tokens:>10} {line.completion_tokens:>11} {line.waiting_seconds:>9.1f}"
+            f"{line.prompt_tokens:>10} {line.completion_tokens:>11} {line.waiting_seconds:>9.1f} {_money(line.cost):>10}"
         )
     t = report.total
     out.append("-" * len(header))
     out.append(
         f"{'total':<54} {int(t['phases']):>7} {int(t['llm_calls']):>7} {int(t['prompt_tokens']):>10} "
-        f"{int(t['completion_tokens']):>11} {t['waiting_seconds']:>9.1f}"
+        f"{int(t['completion_tokens']):>11} {t['waiting_seconds']:>9.1f} {_money(t['cost']):>10}"
     )
     p = report.per_hint
     out.append("")
     out.append(
         f"per hint (mean): {p['llm_calls']:.2f} LLM calls, {p['prompt_tokens']:.1f} prompt + "
-        f"{p['completion_tokens']:.1f} completion tokens, {p['waiting_seconds']:.2f} s waiting"
+        f"{p['completion_tokens']:.1f} completion tokens, {p['waiting_seconds']:.2f} s waiting, "
+        f"cost {_money(p['cost'])}"
     )
     return "\n".join(out)
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,8 +46,8 @@ COUNT_CAP = 10_000  # "10,000+ requests": counting past this would read the whol
 EXPORT_CHUNK = 500
 TOP = 15  # rows of the "most" tables on the dashboards
 PERCENTILES = (50, 90, 95, 99)
-# Where money will live: a `cost` column on both phase tables (money of the phase's LLM
-# calls). Until the models have one, the console shows tokens and leaves cost empty.
+# Money lives in the `cost` column of both phase tables (the phase's LLM calls at the
+# prices of the moment; null when the model has no price: unknown, not zero).
 COST_COLUMN = "cost"
 
 # The stages of a request without its final answer (Request.stage; "finished" has one).
@@ -427,23 +427,24 @@ def _failures(filters: Filters) -> list[tuple[str, str, int]]:
 
 
 def _tokens_per_day(filters: Filters) -> tuple[list[tuple[str, int, int, float | None]], bool]:
-    """Tokens (and cost, when stored) of both LLM phases, by the day the request came in."""
+    """Tokens and cost of both LLM phases, by the day the request came in; whether any
+    phase has a known cost (a model with no price in ai_config stores none: unknown, not 0)."""
     per_day: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     recorded = False
     for model in (ProgramEnhancementPhase, HintGenerationPhase):
-        cost = cost_field(model)
-        recorded = recorded or cost is not None
         day = day_of(Request.created_at)
         query = filtered(
             model.select(
                 day,
                 fn.SUM(model.prompt_tokens),
                 fn.SUM(model.completion_tokens),
-                fn.SUM(cost) if cost is not None else Value(None),
+                fn.SUM(model.cost),
+                fn.COUNT(model.cost),
             ).join(Request, on=(model.request == Request.id)),
             filters,
         ).group_by(day)
-        for d, prompt, completion, money in query.tuples():
+        for d, prompt, completion, money, priced in query.tuples():
+            recorded = recorded or bool(priced)
             line = per_day[_day(d)]
             line[0] += int(prompt or 0)
             line[1] += int(completion or 0)

@@ -108,7 +108,7 @@ def test_beyond_the_backlog_add_request_is_429_and_stores_nothing(make_settings,
 def test_what_the_callback_holds(client, runtime, worker, detail):
     ask(client, 5)
     join(runtime)
-    payload = callback_payload(Request.get(), detail)
+    payload = callback_payload(Request.get(), detail, runtime.services.ai.pricing)
     text = json.dumps(payload)
     assert payload["hint"] == Hint.get().hint and payload["job_finished_successfully"] is True
     assert set(payload["other_hint_data"]) == {

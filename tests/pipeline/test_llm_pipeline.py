@@ -110,7 +110,9 @@ def test_a_debug_hint_through_the_llm_records_tokens_calls_and_latency(client, r
         "waiting_seconds": pytest.approx(
             program_phase["waiting_seconds"] + hint_phase["waiting_seconds"], abs=1e-3
         ),
+        "cost": None,  # the test's models have no price in ai_config.yaml: unknown, not zero
     }
+    assert program_phase["cost"] is None and hint_phase["cost"] is None
     llm_programs = [p for p in data["enhanced_programs"] if p["source"] == "llm"]
     assert [p["correct"] for p in llm_programs] == [True, False, False]
     # The answer that was not JSON is an invalid candidate with its reason, not a crash.

@@ -55,7 +55,7 @@ def pool_rows(problem_id="factorial"):
 
 
 def verified_add(problem, program, source="student"):
-    return pool_store.add_to_pool(problem, [(program, run_program(problem, program), source)]) == 1
+    return pool_store.add_to_pool(problem, [(program, run_program(problem, program), source)], run_program) == 1
 
 
 def test_a_correct_student_program_joins_the_pool_once(client, runtime, worker):
@@ -74,7 +74,7 @@ def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, r
     rows = pool_rows()
     assert sorted(r.program for r in rows) == sorted(FACTORIAL.solutions)
     assert {r.source for r in rows} == {"reference"}
-    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm")]) == 0
+    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm")], run_program) == 0
     assert len(pool_rows()) == len(FACTORIAL.solutions)
 
 
@@ -236,13 +236,13 @@ def test_adding_a_batch_keeps_one_entry_per_normal_form_and_counts_the_new_ones(
         request.getfixturevalue("on_postgres")
     passed = run_program(FACTORIAL, WHILE_FACTORIAL)
     renamed = WHILE_FACTORIAL.replace("result", "product")
-    assert pool_store.add_to_pool(FACTORIAL, [(WHILE_FACTORIAL, passed, "llm")]) == 1
+    assert pool_store.add_to_pool(FACTORIAL, [(WHILE_FACTORIAL, passed, "llm")], run_program) == 1
     batch = [
         (renamed, passed, "llm"),  # known already, up to names
         (FACTORIAL.solutions[0], run_program(FACTORIAL, FACTORIAL.solutions[0]), "reference"),
         ("# again\n" + FACTORIAL.solutions[0], run_program(FACTORIAL, FACTORIAL.solutions[0]), "llm"),  # same batch
         (WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm"),  # failed: never joins
     ]
-    assert pool_store.add_to_pool(FACTORIAL, batch) == 1
+    assert pool_store.add_to_pool(FACTORIAL, batch, run_program) == 1
     assert sorted(r.program for r in pool_rows()) == sorted([WHILE_FACTORIAL, FACTORIAL.solutions[0]])
-    assert pool_store.add_to_pool(FACTORIAL, batch) == 0
+    assert pool_store.add_to_pool(FACTORIAL, batch, run_program) == 0

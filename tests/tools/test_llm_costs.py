@@ -87,3 +87,18 @@ def test_the_command_prints_the_report_as_json(database_url):
     )
     data = json.loads(reply.stdout)
     assert data["hints"] == 2 and data["per_hint"]["llm_calls"] == 3.5
+
+
+def test_money_is_summed_per_line_and_an_unpriced_model_makes_it_unknown():
+    first, second = request(1), request(2)
+    for r, cost in ((first, 0.0012), (second, 0.0008)):
+        HintGenerationPhase.create(request=r, engine="openai", model="gpt-4o", llm_calls=1, prompt_tokens=100,
+                                   cost=cost)
+        Hint.create(request=r, hint="?", job_finished_successfully=True)
+    report = collect()
+    assert report.total["cost"] == 0.002 and report.per_hint["cost"] == 0.001
+    ProgramEnhancementPhase.create(request=first, engine="openai", model="unpriced-model", llm_calls=1,
+                                   prompt_tokens=50, cost=None)
+    report = collect()
+    assert report.total["cost"] is None and report.per_hint["cost"] is None
+    assert "cost unknown" in render(report)

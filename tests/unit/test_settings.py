@@ -112,3 +112,14 @@ def test_partial_ai_config_keeps_defaults(tmp_path):
     config = load_ai_config(path)
     assert config.hint_generation.model == "local-llama"
     assert config.hint_generation.max_tokens > 0
+
+
+def test_an_openai_engine_without_an_llm_configured_stops_the_process(tmp_path):
+    from hint_core.errors import ConfigError
+    from runtime import make_services
+
+    config = tmp_path / "ai_config.yaml"
+    config.write_text("engine: openai\n")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        make_services(load_settings({"AI_CONFIG_PATH": str(config)}))
+    assert make_services(load_settings({"AI_CONFIG_PATH": str(config), "OPENAI_BASE_URL": "http://llm:8000/v1"})).llm
