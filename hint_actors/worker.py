@@ -25,9 +25,10 @@ from hint_actors.middleware.heartbeat import Heartbeat
 from hint_actors.middleware.retries import Retries
 from hint_actors.middleware.sweeper import Sweeper
 from hint_actors.middleware.timing import StepTiming
+from hint_core.execution import RoutingExecutor
 from logs import configure_logging
 from runtime import Runtime, build
-from settings import load_settings
+from settings import load_settings, warn_unknown
 
 log = logging.getLogger("hint.worker")
 
@@ -35,10 +36,12 @@ log = logging.getLogger("hint.worker")
 def setup(runtime: Runtime | None = None) -> dramatiq.Broker:
     """Install the worker's middleware and actors on the runtime's broker, once, and make
     it Dramatiq's global broker. Without a runtime, one is built from the environment."""
-    if runtime is None:
+    if runtime is None:  # the Dramatiq command line: a bad configuration stops it here
         settings = load_settings()
         configure_logging(settings)
+        warn_unknown(settings, log)
         runtime = build(settings)
+        preflight(runtime)
     broker = runtime.broker
     if getattr(broker, "hint_runtime", None) is runtime:
         return broker
@@ -64,6 +67,18 @@ def setup(runtime: Runtime | None = None) -> dramatiq.Broker:
     broker.hint_runtime = runtime  # type: ignore[attr-defined]  # set up once per runtime
     dramatiq.set_broker(broker)
     return broker
+
+
+def preflight(runtime: Runtime) -> None:
+    """Refuse to start a worker that could not do its job: the sandbox is started once and
+    checked against SANDBOX_REQUIRE (SandboxUnavailable names what is missing), then
+    stopped; each worker process starts its own on first use."""
+    local = runtime.executor.local if isinstance(runtime.executor, RoutingExecutor) else runtime.executor
+    try:
+        layers = local.info()["layers"]
+    finally:
+        local.close()
+    log.info("sandbox ready; isolation layers in force: %s", ", ".join(layers))
 
 
 def start(runtime: Runtime, threads: int | None = None) -> dramatiq.Worker:

@@ -70,6 +70,7 @@ def main() -> None:
         from hint_actors import worker  # the embedded mode runs the workers in this process
 
         migrate(settings.database_url)
+        worker.preflight(runtime)
         worker.start(runtime)
         log.info("embedded mode: in-process broker and workers, database %s", settings.database_label)
     options = waitress_options()
