@@ -35,7 +35,8 @@ from pathlib import Path
 import requests
 
 from tests.fake_openai import FakeOpenAI
-from tests.production import CallbackReceiver, fast_ai_config, postgres_down, production_stack, rabbitmq_down
+from tests.helpers import CallbackReceiver
+from tests.production import fast_ai_config, postgres_down, production_stack, rabbitmq_down
 
 FIX = "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 REFLECTION = ("What do you think is wrong?", "My result starts at zero, so it stays zero.")
@@ -71,6 +72,7 @@ class Chaos:
         self.stack, self.workers, self.every, self.outage, self.log = stack, workers, every, outage, log
         self.faults = itertools.cycle(faults)
         self.done = Counter()
+        self.kills: list[dt.datetime] = []  # when a worker was killed
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -81,6 +83,7 @@ class Chaos:
             if fault == "worker":
                 victim = self.workers.pop(random.randrange(len(self.workers)))
                 self.stack.kill(victim)
+                self.kills.append(utcnow())
                 self.workers.append(self.stack.start_worker(threads=8))
             elif fault == "broker":
                 with rabbitmq_down():
@@ -146,7 +149,9 @@ def run(args: argparse.Namespace) -> dict:
                 if stack.query("SELECT count(*) FROM hint")[0][0] >= len(first_sent):
                     break
                 time.sleep(0.5)
-            time.sleep(2)  # late duplicate callbacks
+            # Late duplicate callbacks: none can come once nothing is queued, running or delayed.
+            while time.monotonic() < stop_at and not stack.queue_idle():
+                time.sleep(0.5)
             rows = stack.query(
                 "SELECT r.request_id, h.job_finished_successfully, h.created_at, h.generation_error_message"
                 " FROM request r LEFT JOIN hint h ON h.request_id = r.id"
@@ -161,9 +166,12 @@ def run(args: argparse.Namespace) -> dict:
     callbacks = Counter(c["request_id"] for c in receiver.received)
     finished_ok = [rid for rid, hs in by_id.items() if any(h[0] is True for h in hs)]
     failed = [rid for rid, hs in by_id.items() if any(h[0] is False for h in hs)]
-    latencies = sorted(
-        (h[1] - first_sent[rid]).total_seconds() for rid, hs in by_id.items() for h in hs if h[1] and rid in first_sent
-    )
+    ended = {rid: h[1] for rid, hs in by_id.items() for h in hs if h[1] and rid in first_sent}
+    latencies = sorted((at - first_sent[rid]).total_seconds() for rid, at in ended.items())
+    # A request is hit by a kill when a worker died while it was under way.
+    hit = {rid for rid, at in ended.items() if any(first_sent[rid] <= kill <= at for kill in chaos.kills)}
+    hit_latencies = sorted((ended[rid] - first_sent[rid]).total_seconds() for rid in hit)
+    spared = sorted((at - first_sent[rid]).total_seconds() for rid, at in ended.items() if rid not in hit)
     return {
         "sent": len(first_sent),
         "accepted": accepted,
@@ -176,6 +184,11 @@ def run(args: argparse.Namespace) -> dict:
         "missing_callbacks": len(set(first_sent) - set(callbacks)),
         "latency_p50_s": round(percentile(latencies, 50), 2),
         "latency_p99_s": round(percentile(latencies, 99), 2),
+        "hit_by_a_kill": len(hit),
+        # The bound of issue 13: a kill delays its requests by at most about 30 s.
+        "hit_latency_p50_max_s": (round(percentile(hit_latencies, 50), 2), round(max(hit_latencies, default=0), 2)),
+        "spared_latency_p50_s": round(percentile(spared, 50), 2),
+        "kill_delay_max_s": round(max(hit_latencies, default=0) - percentile(spared, 50), 2) if spared else None,
         "faults": dict(chaos.done),
         "seconds": round(time.monotonic() - started, 1),
     }
