@@ -19,7 +19,7 @@ import threading
 import time
 
 from hint_core.problems import Problem, TestCase
-from hint_core.sandbox import get_executor
+from hint_core.sandbox import ForkServerExecutor, SandboxConfig
 
 TRIVIAL = Problem(
     id="bench", title="bench", description="", template="", kind="function", function="f",
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    executor = get_executor()
+    executor = ForkServerExecutor(SandboxConfig())
     layers = executor.info()["layers"]
 
     def sandboxed() -> None:

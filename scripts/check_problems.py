@@ -4,8 +4,10 @@ be sent to the sandbox, every reference solution passes and the template fails.
     python -m scripts.check_problems [--bank DIR] [PROBLEM_ID ...]
 
 Prints one line per problem and, for each problem at fault, one line per error naming the
-problem and the field. Exit status 0 when every problem is sound, 1 otherwise, 2 on a
-usage error. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR, or --bank.
+problem and the field; warnings (a problem without reference solutions) follow as
+`warn` lines and do not fail the check. Exit status 0 when every problem is sound, 1
+otherwise, 2 on a usage error. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR,
+or --bank.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import time
 from pathlib import Path
 
 from hint_core.problems import DEFAULT_BANK_DIR, ProblemError, load_problem_dir
-from hint_core.sandbox import SandboxError, get_executor
-from hint_core.sandbox.checks import check_problem
+from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
+from hint_core.sandbox.checks import check_problem, problem_warnings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown problem(s): {', '.join(sorted(unknown))}", file=sys.stderr)
             return 2
         folders = [f for f in folders if f.name in args.problem_ids]
-    executor = get_executor()
+    executor = ForkServerExecutor(SandboxConfig())
     failed = 0
     for folder in folders:
         started = time.monotonic()
+        warnings: list[str] = []
         try:
             problem = load_problem_dir(folder)
             errors = check_problem(problem, executor, folder)
+            warnings = problem_warnings(problem)
         except ProblemError as exc:
             errors = [str(exc)]
         except SandboxError as exc:
@@ -55,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             for error in errors:
                 print(f"     {error}")
         else:
-            print(f"ok   {folder.name}: {len(problem.tests)} tests, {len(problem.solutions)} solution(s) pass, "
-                  f"template fails ({took:.0f} ms)")
+            solutions = f"{len(problem.solutions)} solution(s) pass" if problem.solutions else "no reference solution"
+            print(f"ok   {folder.name}: {len(problem.tests)} tests, {solutions}, template fails ({took:.0f} ms)")
+        for warning in warnings:
+            print(f"warn {warning}")
     print(f"{len(folders) - failed} of {len(folders)} problems sound")
     return 1 if failed else 0
 

@@ -19,11 +19,26 @@ def test_bank_holds_the_original_samples_and_more():
     assert set(SAMPLES) <= set(bank.ids())
     assert len(bank.ids()) >= 10
     assert bank.get("sum_two_numbers").function == "foo"
-    assert bank.get("read_file").assets["assets/data.txt"] == b"This is the data to read."
+    assert bank.get("read_file").assets == {"assets/data.txt": b"This is the data to read.\n"}
     assert any(bank.get(i).kind == "stdio" for i in bank.ids())
     for problem_id in bank.ids():
         problem = bank.get(problem_id)
         assert problem.description and problem.template and problem.tests and problem.solutions
+
+
+def test_the_samples_match_the_original_system():
+    """The original's read_file() takes no argument and returns assets/data.txt's text;
+    its test compares read_file().strip() with the text."""
+    bank = ProblemBank()
+    read_file = bank.get("read_file")
+    assert "def read_file():" in read_file.template and "`read_file()`" in read_file.description
+    assert [(t.args, t.kwargs, t.transform, t.expected) for t in read_file.tests] == [
+        ((), {}, ("strip",), "This is the data to read.")]
+    assert all("def read_file():" in s for s in read_file.solutions)
+    assert bank.get("sum_two_numbers").function == "foo" and "`foo(a, b)`" in bank.get("sum_two_numbers").description
+    assert bank.get("factorial").function == "factorial" and bank.get("count_vowels").function == "count_vowels"
+    vowels = {t.args: t.expected for t in bank.get("count_vowels").tests}
+    assert vowels[("Python and Anaconda",)] == 6 and vowels[("",)] == 0
 
 
 def test_unknown_problem():

@@ -16,11 +16,16 @@ import pytest
 
 from hint_core.problems import Compare, Limits, Problem, ProblemBank
 from hint_core.problems import TestCase as Case
-from hint_core.sandbox import RunResult, get_executor, run_program
+from hint_core.sandbox import ForkServerExecutor, RunResult, SandboxConfig
 from hint_core.sandbox.results import TestResult as OneTestResult  # not "Test*": pytest would collect it
 from hint_core.sandbox.results import values_equal
 
 BANK = ProblemBank()
+EXECUTOR = ForkServerExecutor(SandboxConfig())  # its server starts on the first run
+
+
+def run_program(problem: Problem, program: str) -> RunResult:
+    return EXECUTOR.run(problem, program)
 
 
 def make_problem(tests: list[Case], kind: str = "function", function: str | None = "f",
@@ -345,7 +350,7 @@ def test_result_round_trips_through_a_dict() -> None:
 
 
 def test_a_run_leaves_no_files_and_no_processes() -> None:
-    executor = get_executor()
+    executor = EXECUTOR
     base = Path(executor._get_server().base_dir)
     program = "import threading, time\ndef factorial(n):\n    open('junk', 'w').write('x' * 1000)\n" \
               "    threading.Thread(target=time.sleep, args=(60,)).start()\n    return 1\n"
@@ -357,7 +362,7 @@ def test_a_run_leaves_no_files_and_no_processes() -> None:
 
 def _sandbox_processes() -> list[int]:
     """Processes running under any of the per-run uids (the server's block)."""
-    info = get_executor().info()
+    info = EXECUTOR.info()
     if info.get("uid_base") is None:
         return []
     low, high = info["uid_base"], info["uid_base"] + 64
@@ -469,7 +474,8 @@ def _nested(depth: int) -> list:
 
 
 def test_records_are_accepted_only_when_well_formed() -> None:
-    from hint_core.sandbox.local import _MALFORMED, _parse_records
+    from hint_core.sandbox.verdict import _MALFORMED
+    from hint_core.sandbox.verdict import parse_records as _parse_records
     raw = b"\n".join([
         b'{"i": 0, "value": 1}',
         b'{"i": 1, "value": 2}', b'{"i": 1, "value": 2}',  # duplicate

@@ -121,7 +121,7 @@ def test_check_problems_names_the_problem_and_the_field(tmp_path, capsys) -> Non
     assert "bad_limits: limits.memory_mb is 8" in out
     assert "bad_limits: limits.cpu_seconds must be a number, not '2'" in out
     assert "bad_value: tests[0] (test 1): 'expected' holds a value of type date" in out
-    assert "no_tests: field 'tests' is empty" in out
+    assert "no_tests: problem.yaml, line 8: field 'tests' is empty" in out
     assert "1 of 6 problems sound" in out
 
 

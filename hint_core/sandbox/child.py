@@ -1,9 +1,10 @@
 """The harness inside the sandboxed child: load the program, answer one record per input.
 
 By the time ``run`` is called the process is already confined (see ``server.py``). It
-loads the program, and only then reads the test *inputs* from the record socket; expected
-values never come here, so nothing in this process can claim a pass. It writes one JSON line per test to the record
-descriptor:
+runs the problem's setup code and loads the program in one namespace, and only then reads
+the test *inputs* (the function each test calls, and its arguments) from the record
+socket; expected values never come here, so nothing in this process can claim a pass. It
+writes one JSON line per test to the record descriptor:
 
     {"i": 3, "value": <wire value>}          what the function returned / what was printed
     {"i": 3, "error": {"type", "message", "line"}}   an exception, line in the program
@@ -30,6 +31,7 @@ else:  # imported by the fork server, outside the project package
     import wire
 
 PROGRAM_FILE = "<student>"
+SETUP_FILE = "<setup>"  # the problem's own code: an error there is no line of the student's
 HARNESS_FRAMES = 30  # our own frames below the program's, added to the recursion limit
 
 
@@ -88,29 +90,47 @@ def run(payload, record_fd, read_inputs):
     sys.stdin = _text_stream(0, "r")
     try:
         code = compile(payload["program"], PROGRAM_FILE, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes in the source
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # ValueError: NUL bytes in the source; RecursionError and MemoryError: nested too
+        # deeply for the compiler (the worker refuses most such programs before sending).
         emit({"compile_error": _describe(exc)})
         return
+    setup = compile(payload.get("setup") or "", SETUP_FILE, "exec", dont_inherit=True)
     if payload["kind"] == "function":
-        _run_function_tests(code, payload, emit, read_inputs)
+        _run_function_tests(setup, code, emit, read_inputs)
     else:
-        _run_stdio_tests(code, payload, emit, read_inputs())
+        _run_stdio_tests(setup, code, payload, emit, read_inputs())
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except BaseException:  # noqa: BLE001, S110 - whatever the program left there
+        except BaseException:  # noqa: BLE001 - whatever the program left there
             pass
 
 
-def _run_function_tests(code, payload, emit, read_inputs):
-    module = _fresh_module("student")
+def _load(setup, code, module, emit):
+    """Run the setup code, then the program, in `module`; False (and a load_error record)
+    if either raised."""
+    try:
+        exec(setup, module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - the problem's own code: reported, never the program's fault
+        error = _describe(exc)
+        error["message"] = f"in the problem's setup code: {error['message']}"
+        emit({"load_error": error})
+        return False
     try:
         exec(code, module.__dict__)
     except BaseException as exc:  # noqa: BLE001 - the program may raise anything, SystemExit too
         emit({"load_error": _describe(exc)})
+        return False
+    return True
+
+
+def _run_function_tests(setup, code, emit, read_inputs):
+    module = _fresh_module("student")
+    if not _load(setup, code, module, emit):
         return
-    name = payload["function"]
     for i, test in enumerate(read_inputs()):
+        name = test["f"]
         func = module.__dict__.get(name)
         if not callable(func):
             emit({"i": i, "error": {"type": "NameError", "message": f"function '{name}' is not defined",
@@ -130,7 +150,7 @@ def _run_function_tests(code, payload, emit, read_inputs):
             emit({"i": i, "unsupported": str(exc)})
 
 
-def _run_stdio_tests(code, payload, emit, inputs):
+def _run_stdio_tests(setup, code, payload, emit, inputs):
     limit = payload["output_bytes"]
     saved_in, saved_out = os.dup(0), os.dup(1)
     for i, test in enumerate(inputs):
@@ -147,8 +167,15 @@ def _run_stdio_tests(code, payload, emit, inputs):
         stdout = sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
                                                encoding="utf-8", errors="backslashreplace")
         error = None
+        namespace = _fresh_module("__main__").__dict__
         try:
-            exec(code, _fresh_module("__main__").__dict__)
+            exec(setup, namespace)
+        except BaseException as exc:  # noqa: BLE001
+            error = _describe(exc)
+            error["message"] = f"in the problem's setup code: {error['message']}"
+        try:
+            if error is None:
+                exec(code, namespace)
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 error = _describe(exc)

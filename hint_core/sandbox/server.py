@@ -31,7 +31,6 @@ import select
 import signal
 import socket
 import stat
-import struct
 import sys
 import sysconfig
 import time
@@ -41,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import child  # noqa: E402
 import confine  # noqa: E402
+import framing  # noqa: E402
 import wire  # noqa: E402
 
 del sys.path[0]
@@ -57,9 +57,6 @@ PRELOAD = ("math", "collections", "itertools", "functools", "re", "string", "hea
 for _name in PRELOAD:
     __import__(_name)
 
-LAYERS = ("process", "rlimits", "no_new_privs", "landlock", "seccomp", "uid", "pidns", "netns",
-          "ipcns", "mountns")
-MAX_PAYLOAD = 256 * 1024 * 1024
 UID_BLOCK = 64  # uids (and so concurrent runs) per server
 
 
@@ -155,7 +152,7 @@ class Server:
         self.runs = {}  # pid -> Run
         self.by_ctl = {}  # ctl fd -> Run
         self.pending = []  # requests waiting for a uid slot
-        config = json.loads(sock.recv(65536))
+        config = framing.read_message(sock.recv(framing.MAX_MESSAGE))
         self.base_dir = config["base_dir"]
         # Held while we live: a worker that finds this directory with the lock free knows
         # its server is dead and removes it (a SIGKILL leaves no chance to clean up).
@@ -182,10 +179,10 @@ class Server:
             os.makedirs(self.pyroot, mode=0o755, exist_ok=True)
         self.read_paths = self._read_paths()
         self.moved_paths = _moved_paths(self.prefix, self.pyroot) if self.pyroot else None
-        sock.send(json.dumps({"layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
+        framing.send_message(sock, {"layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
                               "uid_base": self.uid_base, "python": sys.version.split()[0],
                               "user_namespace": self.user_namespace,
-                              "pyroot": self.pyroot}).encode())
+                              "pyroot": self.pyroot})
 
     def _claim_uid_block(self, base, blocks, lock_dir):
         """Several worker processes each have a server: each takes its own block of
@@ -262,13 +259,13 @@ class Server:
 
     def _accept(self):
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 3)
+            msg, fds, _flags, _addr = socket.recv_fds(self.sock, framing.MAX_MESSAGE, 3)
         except InterruptedError:
             return True
         if not msg and not fds:
             return False  # the worker is gone
         try:
-            request = json.loads(msg)
+            request = framing.read_message(msg)
             if len(fds) != 3:
                 raise ValueError("expected 3 descriptors")
         except ValueError as exc:
@@ -291,14 +288,14 @@ class Server:
             except OSError as exc:
                 log(f"fork failed: {exc}")
                 self.free_slots.append(slot)
-                _send(ctl, {"error": f"fork failed: {exc}"})
+                framing.send_message(ctl, {"error": f"fork failed: {exc}"})
                 ctl.close()
                 continue
             finally:
                 os.close(data_fd)
                 os.close(out_fd)
             run = Run(pid, ctl, time.monotonic() + float(request["limits"]["wall_seconds"]), slot)
-            _send(ctl, {"started": pid})  # the worker's clock starts now, not while queued
+            framing.send_message(ctl, {"started": pid})  # the worker's clock starts now, not while queued
             self.runs[pid] = run
             self.by_ctl[ctl.fileno()] = run
             self.poller.register(ctl.fileno(), select.POLLIN)
@@ -331,7 +328,7 @@ class Server:
             self._kill(run, "cancelled")
             return
         try:
-            message = json.loads(data)
+            message = framing.read_message(data)
         except ValueError:
             return
         if "kill" in message:
@@ -376,7 +373,7 @@ class Server:
         if run.ctl is not None:
             self.poller.unregister(run.ctl.fileno())
             del self.by_ctl[run.ctl.fileno()]
-            _send(run.ctl, {"status": status, "cpu": usage.ru_utime + usage.ru_stime,
+            framing.send_message(run.ctl, {"status": status, "cpu": usage.ru_utime + usage.ru_stime,
                             "maxrss_kb": usage.ru_maxrss, "reason": run.reason,
                             "elapsed": time.monotonic() - run.started})
             run.ctl.close()
@@ -432,7 +429,7 @@ class Server:
             os.dup2(out_fd, 2)
             os.dup2(data_fd, record_fd)
             os.closerange(record_fd + 1, 1 << 20)
-            payload = _read_frame(record_fd)  # the program and its assets; the inputs come later
+            payload = framing.read_frame(record_fd)  # the program and its assets; the inputs come later
             limits = request["limits"]
             uid = self.uid_base + slot if "uid" in self.layers else None
             flags = 0
@@ -484,7 +481,7 @@ class Server:
                 program = self.seccomp_cache.get(os.getpid()) or confine.seccomp_program(os.getpid())
                 confine.apply_seccomp(program)
             student_started = True
-            child.run(payload, record_fd, lambda: _read_frame(record_fd)["inputs"])
+            child.run(payload, record_fd, lambda: framing.read_frame(record_fd)["inputs"])
             status = 0
         except BaseException as exc:  # noqa: BLE001
             if not student_started:
@@ -516,31 +513,6 @@ def _remove_tree(path):
         os.rmdir(path)
     except OSError:
         pass
-
-
-def _send(sock, message):
-    try:
-        sock.send(json.dumps(message).encode())
-    except OSError:
-        pass
-
-
-def _read_exact(fd, n):
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("the worker closed the channel before sending the program")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd):
-    (size,) = struct.unpack("<Q", _read_exact(fd, 8))
-    if size > MAX_PAYLOAD:
-        raise ValueError("payload too large")
-    return json.loads(_read_exact(fd, size))
 
 
 def _write_asset(rel, content):
