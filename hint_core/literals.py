@@ -24,6 +24,8 @@ from typing import Any
 METHOD_TRANSFORMS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "split", "splitlines"})
 FUNCTION_TRANSFORMS = frozenset({"sorted", "len", "list", "tuple", "set", "frozenset"})
 MAX_TEXT = 100_000  # characters of one value or call as written
+# The types a test may demand of a returned value (``instance_of``, as isinstance does).
+INSTANCE_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, tuple, dict, set, frozenset)}
 
 
 class LiteralError(ValueError):
@@ -141,23 +143,19 @@ def value_text(value: Any) -> str:
     if t is dict:
         return "{" + ", ".join(f"{value_text(k)}: {value_text(v)}" for k, v in value.items()) + "}"
     if t in (set, frozenset):
-        items = sorted((value_text(v) for v in value))  # a stable text for the same set
+        items = sorted(value_text(v) for v in value)  # a stable text for the same set
         if t is set:
             return "{" + ", ".join(items) + "}" if items else "set()"
         return "frozenset({" + ", ".join(items) + "})" if items else "frozenset()"
     raise LiteralError(f"a value of type {t.__name__} cannot be written as a test value")
 
 
-def unwrap_call(node: ast.expr, functions: tuple[str, ...]) -> tuple[ast.Call, tuple[str, ...]] | None:
-    """The call of one of `functions` inside `node`, and the transforms around it
-    (``sorted(f(x))``, ``f(x).strip()``), innermost first; None if `node` is no such call."""
+def peel_transforms(node: ast.expr) -> tuple[ast.expr, tuple[str, ...]]:
+    """The expression inside transforms (``sorted(X)``, ``X.strip()``) and the transforms
+    around it, innermost first: ``len(f(x).split())`` gives ``f(x)`` and (split, len)."""
     outer: list[str] = []
-    while isinstance(node, ast.Call):
+    while isinstance(node, ast.Call) and not node.keywords:
         func = node.func
-        if isinstance(func, ast.Name) and func.id in functions:
-            return node, tuple(reversed(outer))
-        if node.keywords:
-            return None
         if isinstance(func, ast.Name) and func.id in FUNCTION_TRANSFORMS and len(node.args) == 1:
             outer.append(func.id)
             node = node.args[0]
@@ -165,7 +163,21 @@ def unwrap_call(node: ast.expr, functions: tuple[str, ...]) -> tuple[ast.Call, t
             outer.append(func.attr)
             node = func.value
         else:
-            return None
+            break
+    return node, tuple(reversed(outer))
+
+
+def is_call_of(node: ast.expr, functions: tuple[str, ...]) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions
+
+
+def unwrap_call(node: ast.expr, functions: tuple[str, ...]) -> tuple[ast.Call, tuple[str, ...]] | None:
+    """The call of one of `functions` inside `node`, and the transforms around it
+    (``sorted(f(x))``, ``f(x).strip()``), innermost first; None if `node` is no such call."""
+    inner, transform = peel_transforms(node)
+    if is_call_of(inner, functions):
+        assert isinstance(inner, ast.Call)
+        return inner, transform
     return None
 
 

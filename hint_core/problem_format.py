@@ -21,12 +21,12 @@ from typing import Any
 
 import yaml
 
-from hint_core.literals import LiteralError, call_text, parse_call, parse_value, value_text
+from hint_core.literals import INSTANCE_TYPES, LiteralError, call_text, parse_call, parse_value, value_text
 from hint_core.problems import Compare, Forbid, Limits, ProblemError, TestCase
 
 TOP_KEYS = ("title", "description", "template", "kind", "function", "functions", "setup", "tests", "compare",
             "limits", "forbid")
-FUNCTION_TEST_KEYS = ("name", "call", "function", "args", "kwargs", "expected")
+FUNCTION_TEST_KEYS = ("name", "call", "function", "args", "kwargs", "expected", "instance_of")
 STDIO_TEST_KEYS = ("name", "stdin", "expected")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -251,7 +251,8 @@ class _Reader:
             raise self.fail(f"{where}: 'function' must be one of the problem's functions "
                             f"({', '.join(functions)}), not {function!r}", fields_["function"])
         return TestCase(name=name, args=tuple(args), kwargs=dict(kwargs), expected=self.value(fields_["expected"]),
-                        function=None if function == functions[0] else function)
+                        function=None if function == functions[0] else function,
+                        instance_of=self.instance_of(fields_, where))
 
     def python_test(self, fields_: dict[str, yaml.Node], name: str, where: str,
                     functions: tuple[str, ...]) -> TestCase:
@@ -272,7 +273,18 @@ class _Reader:
             raise self.fail(f"{where}: 'expected' is {exc}{advice}", expected_node) from None
         return TestCase(name=name, args=call.args, kwargs=call.kwargs, expected=expected,
                         function=None if call.function == functions[0] else call.function,
-                        transform=call.transform)
+                        transform=call.transform, instance_of=self.instance_of(fields_, where))
+
+    def instance_of(self, fields_: dict[str, yaml.Node], where: str) -> tuple[str, ...]:
+        """``instance_of: int`` or ``instance_of: [int, float]``: isinstance on the returned value."""
+        if "instance_of" not in fields_:
+            return ()
+        names = self.value(fields_["instance_of"])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not names or any(n not in INSTANCE_TYPES for n in names):
+            raise self.fail(f"{where}: 'instance_of' must name types among {', '.join(INSTANCE_TYPES)}",
+                            fields_["instance_of"])
+        return tuple(names)
 
 
 def _advice(text: str) -> str:
@@ -320,11 +332,23 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+class PythonText(str):
+    """A field of a Python-form test: written plain where YAML allows (``expected: (1, 2)``,
+    ``expected: 1``), since the reader takes the text as written, whatever YAML's type."""
+
+
+def _python_text(dumper: yaml.SafeDumper, value: PythonText) -> yaml.ScalarNode:
+    # Tagged as YAML would resolve the plain text, so the emitter does not quote `1` or `True`.
+    tag = dumper.resolve(yaml.ScalarNode, str(value), (True, False))
+    return dumper.represent_scalar(tag, str(value), style='"' if value[:1] in "'\"" else None)
+
+
 _Dumper.add_representer(str, _text)
+_Dumper.add_representer(PythonText, _python_text)
 
 
 def dump_spec(title: str, description: str, template: str, functions: tuple[str, ...], tests: list[TestCase],
-              limits: Limits | None = None, header: str = "") -> str:
+              limits: Limits | None = None, compare: Compare | None = None, header: str = "") -> str:
     """problem.yaml for a function problem, tests in the Python form (read back exactly)."""
     data: dict[str, Any] = {"title": title, "description": description.rstrip("\n") + "\n", "template": template,
                             "kind": "function"}
@@ -332,14 +356,24 @@ def dump_spec(title: str, description: str, template: str, functions: tuple[str,
         data["function"] = functions[0]
     else:
         data["functions"] = list(functions)
-    data["tests"] = [{
-        "name": t.name,
-        "call": call_text(t.function or functions[0], t.args, t.kwargs, t.transform, show=value_text),
-        "expected": value_text(t.expected),
-    } for t in tests]
+    if compare is not None and compare != Compare():
+        default = Compare()
+        data["compare"] = {f.name: getattr(compare, f.name) for f in fields(Compare)
+                           if getattr(compare, f.name) != getattr(default, f.name)}
+    data["tests"] = []
+    for t in tests:
+        test: dict[str, Any] = {
+            "name": t.name,
+            "call": PythonText(call_text(t.function or functions[0], t.args, t.kwargs, t.transform, show=value_text)),
+            "expected": PythonText(value_text(t.expected)),
+        }
+        if t.instance_of:
+            test["instance_of"] = t.instance_of[0] if len(t.instance_of) == 1 else list(t.instance_of)
+        data["tests"].append(test)
     if limits is not None and limits != Limits():
         default = Limits()
         data["limits"] = {f.name: getattr(limits, f.name) for f in fields(Limits)
                           if getattr(limits, f.name) != getattr(default, f.name)}
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+    # No folding of long lines: a test stays on its own lines, exactly as read back.
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 20)
     return header + body

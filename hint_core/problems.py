@@ -90,6 +90,7 @@ class TestCase:
     expected: Any = None  # return value, or expected stdout text
     function: str | None = None  # the function this test calls; None: the problem's main function
     transform: tuple[str, ...] = ()  # applied to the returned value before comparing (literals.py)
+    instance_of: tuple[str, ...] = ()  # the returned value must be an instance of one of these types
 
     def call_text(self, function: str | None) -> str:
         """How the test reads in a hint: ``factorial(0)``, ``read_file().strip()`` or ``input '3 4'``.
@@ -148,8 +149,10 @@ class Problem:
 
 def _test_content(test: TestCase) -> list[Any]:
     content = [[_canonical(a) for a in test.args], _canonical(test.kwargs), test.stdin, _canonical(test.expected)]
-    if test.function is not None or test.transform:
+    if test.function is not None or test.transform or test.instance_of:
         content += [test.function, list(test.transform)]
+    if test.instance_of:
+        content.append(list(test.instance_of))
     return content
 
 
@@ -201,16 +204,21 @@ def load_problem_dir(folder: Path) -> Problem:
     return Problem(id=folder.name, solutions=solutions, assets=assets, **spec)
 
 
+def problem_folders(root: Path) -> list[Path]:
+    """The problem folders of a bank, by name. A folder whose name starts with a dot is
+    not a problem (the importer builds a problem there before it replaces the old one)."""
+    return sorted(f for f in Path(root).iterdir() if not f.name.startswith(".") and (f / "problem.yaml").is_file())
+
+
 class ProblemBank:
     """The problems of one folder, loaded once and kept in memory."""
 
     def __init__(self, root: Path = DEFAULT_BANK_DIR):
         self.root = Path(root)
         self._problems: dict[str, Problem] = {}
-        for folder in sorted(self.root.iterdir()):
-            if (folder / "problem.yaml").is_file():
-                problem = load_problem_dir(folder)
-                self._problems[problem.id] = problem
+        for folder in problem_folders(self.root):
+            problem = load_problem_dir(folder)
+            self._problems[problem.id] = problem
 
     def ids(self) -> list[str]:
         return sorted(self._problems)

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from hint_core.problems import DEFAULT_BANK_DIR, ProblemError, load_problem_dir
+from hint_core.problems import DEFAULT_BANK_DIR, ProblemError, load_problem_dir, problem_folders
 from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
 from hint_core.sandbox.checks import check_problem, problem_warnings
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.bank.is_dir():
         print(f"error: {args.bank} is not a folder", file=sys.stderr)
         return 2
-    folders = sorted(f for f in args.bank.iterdir() if (f / "problem.yaml").is_file())
+    folders = problem_folders(args.bank)
     if args.problem_ids:
         unknown = set(args.problem_ids) - {f.name for f in folders}
         if unknown:
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"     {error}")
         else:
             solutions = f"{len(problem.solutions)} solution(s) pass" if problem.solutions else "no reference solution"
-            print(f"ok   {folder.name}: {len(problem.tests)} tests, {solutions}, template fails ({took:.0f} ms)")
+            tests = f"{len(problem.tests)} test{'' if len(problem.tests) == 1 else 's'}"
+            print(f"ok   {folder.name}: {tests}, {solutions}, template fails ({took:.0f} ms)")
         for warning in warnings:
             print(f"warn {warning}")
     print(f"{len(folders) - failed} of {len(folders)} problems sound")

@@ -454,3 +454,25 @@ def test_long_but_flat_programs_run_normally() -> None:
     assert too_complex(program) is None
     result = EXECUTOR.run(problem, program)
     assert result.correct, result.first_failure_text()
+
+
+def test_instance_of_demands_a_type_like_isinstance(tmp_path) -> None:
+    problem = load(tmp_path, """
+        description: d
+        template: t
+        function: f
+        compare: {float_tolerance: 0.0, bool_as_int: true}
+        tests:
+          - {call: "f(1)", expected: "2", instance_of: int}
+          - {args: [1], expected: 2, instance_of: [float, str]}
+    """)
+    assert [t.instance_of for t in problem.tests] == [("int",), ("float", "str")]
+    result = EXECUTOR.run(problem, "def f(x):\n    return 2.0\n")
+    assert [t.status for t in result.tests] == ["wrong_answer", "passed"]  # 2.0 == 2 here, but not an int
+    assert result.tests[0].describe() == "f(1) returned 2.0 (of type float), expected 2 (of type int)"
+    assert "'instance_of' must name types among" in error_of(tmp_path / "x", """
+        description: d
+        template: t
+        function: f
+        tests: [{args: [1], expected: 2, instance_of: integer}]
+    """)

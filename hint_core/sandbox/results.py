@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from hint_core.literals import FUNCTION_TRANSFORMS, METHOD_TRANSFORMS, call_text
+from hint_core.literals import FUNCTION_TRANSFORMS, INSTANCE_TYPES, METHOD_TRANSFORMS, call_text
 from hint_core.problems import Compare, Problem, TestCase
 
 TestStatus = Literal[
@@ -146,8 +146,8 @@ def _strict_key(value: Any, bool_as_int: bool = False) -> Any:
     return (t.__name__, value)
 
 
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
+def _is_number(value: Any, bool_as_int: bool = False) -> bool:
+    return type(value) in (int, float) or (bool_as_int and type(value) is bool)
 
 
 def values_equal(actual: Any, expected: Any, rules: Compare) -> bool:
@@ -161,7 +161,8 @@ def values_equal(actual: Any, expected: Any, rules: Compare) -> bool:
     if rules.bool_as_int and {type(actual), type(expected)} == {bool, int}:
         return int(actual) == int(expected)
     tol = rules.float_tolerance
-    if tol is not None and _is_number(expected) and _is_number(actual) and float in (type(actual), type(expected)):
+    numbers = _is_number(expected, rules.bool_as_int) and _is_number(actual, rules.bool_as_int)
+    if tol is not None and numbers and float in (type(actual), type(expected)):
         return math.isclose(float(actual), float(expected), rel_tol=tol, abs_tol=tol)
     if type(actual) is not type(expected):
         return False
@@ -276,6 +277,11 @@ def judge(test: TestCase, problem: Problem, record: dict[str, Any] | None) -> Te
 
 
 def _judge_value(result: TestResult, test: TestCase, problem: Problem, returned: Any) -> None:
+    if test.instance_of and not isinstance(returned, tuple(INSTANCE_TYPES[t] for t in test.instance_of)):
+        result.status = Status.WRONG_ANSWER
+        result.actual = f"{short_repr(returned)} (of type {type(returned).__name__})"
+        result.expected = f"{result.expected} (of type {' or '.join(test.instance_of)})"
+        return
     try:
         value = apply_transform(returned, test.transform)
     except TransformError as exc:
