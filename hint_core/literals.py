@@ -25,7 +25,9 @@ METHOD_TRANSFORMS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "s
 FUNCTION_TRANSFORMS = frozenset({"sorted", "len", "list", "tuple", "set", "frozenset"})
 MAX_TEXT = 100_000  # characters of one value or call as written
 # The types a test may demand of a returned value (``instance_of``, as isinstance does).
-INSTANCE_TYPES: dict[str, type] = {t.__name__: t for t in (int, float, str, bool, list, tuple, dict, set, frozenset)}
+INSTANCE_TYPES: dict[str, type] = {
+    t.__name__: t for t in (int, float, str, bool, list, tuple, dict, set, frozenset)
+}
 
 
 class LiteralError(ValueError):
@@ -97,7 +99,8 @@ def _constructor(node: ast.Call, names: dict[str, Any] | None) -> Any:
         return _hashed(set if name == "set" else frozenset, list(items))
     if name == "float" and len(node.args) == 1:
         arg = _value(node.args[0], names)
-        if type(arg) is str and arg.strip().lower() in ("inf", "-inf", "+inf", "nan", "infinity", "-infinity"):
+        special = ("inf", "-inf", "+inf", "nan", "infinity", "-infinity")
+        if type(arg) is str and arg.strip().lower() in special:
             return float(arg)
     raise LiteralError(f"{_shown(node)} is not a plain value")
 

@@ -31,21 +31,24 @@ STDIO_TEST_KEYS = ("name", "stdin", "expected")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 # PyYAML's problems, as an instructor would say them (checked in order; first match wins).
+_COLON = "a ': ' (colon and space) inside a value; put the whole value in quotes"
 _YAML_PROBLEMS = (
-    ("mapping values are not allowed", "a ': ' (colon and space) inside a value; put the whole value in quotes"),
+    ("mapping values are not allowed", _COLON),
     ("found character '\\t'", "a tab character; YAML indents with spaces only"),
     ("found a tab character", "a tab character; YAML indents with spaces only"),
-    ("could not find expected ':'", "a line that is neither 'key: value' nor a list item, or a quote left open"),
+    ("could not find expected ':'",
+     "a line that is neither 'key: value' nor a list item, or a quote left open"),
     ("did not find expected key", "the indentation of this line does not match the lines above it"),
-    ("did not find expected '-' indicator", "the indentation of this list item does not match the items above"),
+    ("did not find expected '-' indicator",
+     "the indentation of this list item does not match the items above"),
     ("expected <block end>", "the indentation of this line does not match the lines above it"),
     ("found unexpected end of stream", "a quote or bracket that is opened but never closed"),
     ("found unknown escape character", "a backslash escape that YAML does not know inside double quotes; "
                                        "use single quotes, or double the backslash"),
     ("did not find expected ',' or ']'", "a list written [like, this] that is not closed, or holds a ': '"),
     ("did not find expected ',' or '}'", "a mapping written {like: this} that is not closed"),
-    ("expected ',' or '}', but got ':'", "a ': ' (colon and space) inside a value; put the whole value in quotes"),
-    ("expected ',' or ']', but got ':'", "a ': ' (colon and space) inside a value; put the whole value in quotes"),
+    ("expected ',' or '}', but got ':'", _COLON),
+    ("expected ',' or ']', but got ':'", _COLON),
     ("expected ',' or '}'", "brackets that YAML cannot read as its own {mapping}; a Python value with "
                             "nested brackets goes in quotes: expected: \"{frozenset({1}), (1, 2)}\""),
     ("expected ',' or ']'", "brackets that YAML cannot read as its own [list]; a Python value with "
@@ -88,7 +91,7 @@ def _unknown(key: str, known: tuple[str, ...], what: str) -> str:
 class _Reader:
     """One problem.yaml, walked node by node so that every error can give its line."""
 
-    def __init__(self, text: str, where: str):
+    def __init__(self, text: str, where: str) -> None:
         self.text = text
         self.where = where
         self.loader = _Loader(text)
@@ -100,7 +103,8 @@ class _Reader:
     def value(self, node: yaml.Node) -> Any:
         return self.loader.construct_object(node, deep=True)
 
-    def mapping(self, node: yaml.Node, known: tuple[str, ...], what: str, field_name: str) -> dict[str, yaml.Node]:
+    def mapping(self, node: yaml.Node, known: tuple[str, ...], what: str,
+                field_name: str) -> dict[str, yaml.Node]:
         """The keys of a mapping node with their value nodes; unknown or repeated keys fail."""
         prefix = f"{field_name}: " if field_name else ""
         if not isinstance(node, yaml.MappingNode):
@@ -175,7 +179,8 @@ class _Reader:
         if kind == "stdio":
             for key in ("function", "functions"):
                 if key in top:
-                    raise self.fail(f"field '{key}' is for function problems; this one is kind: stdio", top[key])
+                    raise self.fail(f"field '{key}' is for function problems; this one is kind: stdio",
+                                    top[key])
             return ()
         if ("function" in top) == ("functions" in top):
             raise self.fail("field 'function' must name the function under test "
@@ -200,13 +205,15 @@ class _Reader:
             compile(setup, "<setup>", "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             line = f" (line {exc.lineno} of the setup code)" if getattr(exc, "lineno", None) else ""
-            raise self.fail(f"field 'setup' is not valid Python: {getattr(exc, 'msg', exc)}{line}", node) from None
+            why = getattr(exc, "msg", exc)
+            raise self.fail(f"field 'setup' is not valid Python: {why}{line}", node) from None
 
     def settings(self, cls: type, node: yaml.Node | None, field_name: str) -> Any:
         if node is None:
             return cls()
         known = tuple(f.name for f in fields(cls))
-        values = {key: self.value(value) for key, value in self.mapping(node, known, "field", field_name).items()}
+        given = self.mapping(node, known, "field", field_name)
+        values = {key: self.value(value) for key, value in given.items()}
         return cls(**values)
 
     def forbid(self, node: yaml.Node | None) -> Forbid:
@@ -219,9 +226,11 @@ class _Reader:
             if isinstance(names, str):
                 names = [names]
             if not isinstance(names, list) or not all(isinstance(n, str) and _DOTTED.match(n) for n in names):
-                raise self.fail(f"forbid.{key} must be a list of names such as sorted or math.prod", value_node)
+                raise self.fail(f"forbid.{key} must be a list of names such as sorted or math.prod",
+                                value_node)
             if key == "names" and any("." in n for n in names):
-                raise self.fail("forbid.names takes plain names (sum, sorted); dotted ones go in forbid.calls",
+                raise self.fail("forbid.names takes plain names (sum, sorted); "
+                                "dotted ones go in forbid.calls",
                                 value_node)
             out[key] = tuple(names)
         return Forbid(**out)
@@ -250,7 +259,8 @@ class _Reader:
         if function not in functions:
             raise self.fail(f"{where}: 'function' must be one of the problem's functions "
                             f"({', '.join(functions)}), not {function!r}", fields_["function"])
-        return TestCase(name=name, args=tuple(args), kwargs=dict(kwargs), expected=self.value(fields_["expected"]),
+        expected = self.value(fields_["expected"])
+        return TestCase(name=name, args=tuple(args), kwargs=dict(kwargs), expected=expected,
                         function=None if function == functions[0] else function,
                         instance_of=self.instance_of(fields_, where))
 
@@ -350,8 +360,10 @@ _Dumper.add_representer(PythonText, _python_text)
 def dump_spec(title: str, description: str, template: str, functions: tuple[str, ...], tests: list[TestCase],
               limits: Limits | None = None, compare: Compare | None = None, header: str = "") -> str:
     """problem.yaml for a function problem, tests in the Python form (read back exactly)."""
-    data: dict[str, Any] = {"title": title, "description": description.rstrip("\n") + "\n", "template": template,
-                            "kind": "function"}
+    data: dict[str, Any] = {
+        "title": title, "description": description.rstrip("\n") + "\n", "template": template,
+        "kind": "function",
+    }
     if len(functions) == 1:
         data["function"] = functions[0]
     else:
@@ -364,7 +376,8 @@ def dump_spec(title: str, description: str, template: str, functions: tuple[str,
     for t in tests:
         test: dict[str, Any] = {
             "name": t.name,
-            "call": PythonText(call_text(t.function or functions[0], t.args, t.kwargs, t.transform, show=value_text)),
+            "call": PythonText(
+                call_text(t.function or functions[0], t.args, t.kwargs, t.transform, show=value_text)),
             "expected": PythonText(value_text(t.expected)),
         }
         if t.instance_of:

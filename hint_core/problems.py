@@ -74,7 +74,7 @@ class Forbid:
     """Constructs a program may not use, found statically (parent side, before it runs)."""
 
     names: tuple[str, ...] = ()  # any use of these names: `sum`, `sorted` (also as `key=sorted`)
-    calls: tuple[str, ...] = ()  # calls of these functions or methods: `sorted(x)`, `x.sort()`, `math.prod(x)`
+    calls: tuple[str, ...] = ()  # calls of these functions or methods: `sorted(x)`, `x.sort()`, `m.prod(x)`
     imports: tuple[str, ...] = ()  # these modules and their submodules: `itertools`, `collections`
 
     def __bool__(self) -> bool:
@@ -148,7 +148,8 @@ class Problem:
 
 
 def _test_content(test: TestCase) -> list[Any]:
-    content = [[_canonical(a) for a in test.args], _canonical(test.kwargs), test.stdin, _canonical(test.expected)]
+    args = [_canonical(a) for a in test.args]
+    content = [args, _canonical(test.kwargs), test.stdin, _canonical(test.expected)]
     if test.function is not None or test.transform or test.instance_of:
         content += [test.function, list(test.transform)]
     if test.instance_of:
@@ -166,16 +167,19 @@ def _canonical(value: Any) -> Any:
     if t is tuple:
         return {"tuple": [_canonical(v) for v in value]}
     if t in (set, frozenset):
-        items = sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=repr))
+        items = sorted((_canonical(v) for v in value), key=_sort_key)
         return {t.__name__: items}
     if t is dict:
         if all(type(k) is str for k in value):
             return {k: _canonical(v) for k, v in value.items()}
-        return {"dict": sorted(([_canonical(k), _canonical(v)] for k, v in value.items()),
-                               key=lambda kv: json.dumps(kv, sort_keys=True, default=repr))}
+        return {"dict": sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=_sort_key)}
     if t is float and not math.isfinite(value):
         return {"float": repr(value)}
     return value
+
+
+def _sort_key(canonical: Any) -> str:
+    return json.dumps(canonical, sort_keys=True, default=repr)
 
 
 def load_problem_dir(folder: Path) -> Problem:
@@ -189,7 +193,8 @@ def load_problem_dir(folder: Path) -> Problem:
     try:
         text = spec_path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ProblemError(f"{where}: problem.yaml is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ProblemError(f"{where}: problem.yaml is not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
     spec = read_spec(text, where)
 
     solutions = tuple(
@@ -207,13 +212,14 @@ def load_problem_dir(folder: Path) -> Problem:
 def problem_folders(root: Path) -> list[Path]:
     """The problem folders of a bank, by name. A folder whose name starts with a dot is
     not a problem (the importer builds a problem there before it replaces the old one)."""
-    return sorted(f for f in Path(root).iterdir() if not f.name.startswith(".") and (f / "problem.yaml").is_file())
+    return sorted(f for f in Path(root).iterdir()
+                  if not f.name.startswith(".") and (f / "problem.yaml").is_file())
 
 
 class ProblemBank:
     """The problems of one folder, loaded once and kept in memory."""
 
-    def __init__(self, root: Path = DEFAULT_BANK_DIR):
+    def __init__(self, root: Path = DEFAULT_BANK_DIR) -> None:
         self.root = Path(root)
         self._problems: dict[str, Problem] = {}
         for folder in problem_folders(self.root):
@@ -236,7 +242,8 @@ class ProblemBank:
 class ProblemSource:
     """Where the pipeline gets a problem: the bank, optionally with text from orchestration."""
 
-    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0, ttl: float = 60.0):
+    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0,
+                 ttl: float = 60.0) -> None:
         self.bank = bank
         self.remote_url = remote_url
         self.timeout = timeout

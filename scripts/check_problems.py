@@ -24,8 +24,10 @@ from hint_core.sandbox.checks import check_problem, problem_warnings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.check_problems", description=__doc__.split("\n")[0])
-    parser.add_argument("--bank", type=Path, default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+    parser = argparse.ArgumentParser(prog="python -m scripts.check_problems",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--bank", type=Path,
+                        default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
     parser.add_argument("problem_ids", nargs="*", help="only these problems (default: all)")
     args = parser.parse_args(argv)
     if not args.bank.is_dir():
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             for error in errors:
                 print(f"     {error}")
         else:
-            solutions = f"{len(problem.solutions)} solution(s) pass" if problem.solutions else "no reference solution"
+            solutions = f"{len(problem.solutions)} solution(s) pass" if problem.solutions \
+                else "no reference solution"
             tests = f"{len(problem.tests)} test{'' if len(problem.tests) == 1 else 's'}"
             print(f"ok   {folder.name}: {tests}, {solutions}, template fails ({took:.0f} ms)")
         for warning in warnings:

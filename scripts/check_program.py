@@ -21,8 +21,10 @@ from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.check_program", description=__doc__.split("\n")[0])
-    parser.add_argument("--bank", type=Path, default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+    parser = argparse.ArgumentParser(prog="python -m scripts.check_program",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--bank", type=Path,
+                        default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
     parser.add_argument("problem_id")
     parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)

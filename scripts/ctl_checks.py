@@ -75,7 +75,7 @@ class _Subject:
 class TestScript:
     """The checks of one test script, in order; Refused for anything not recognised."""
 
-    def __init__(self, source: str, where: str, functions: tuple[str, ...]):
+    def __init__(self, source: str, where: str, functions: tuple[str, ...]) -> None:
         self.where = where
         self.functions = functions
         self.values: dict[str, Any] = {}  # variables holding literal values
@@ -145,7 +145,8 @@ class TestScript:
 
     def _if(self, stmt: ast.If) -> None:
         if not _is_failure(stmt.body):
-            raise self._refuse(stmt, "an `if` whose body does not simply report a failure (print to stderr, exit)")
+            raise self._refuse(stmt, "an `if` whose body does not simply report a failure "
+                                     "(print to stderr, exit)")
         self._check_fails(stmt.test, stmt)
         if len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If):
             self._if(stmt.orelse[0])  # elif: checked after this one passed, as in the script
@@ -270,7 +271,8 @@ def _is_failure(body: list[ast.stmt]) -> bool:
             failed = True
         elif isinstance(stmt, ast.Expr) and _is_print(stmt.value):
             failed = failed or _to_stderr(stmt.value)
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and _dotted(stmt.value.func) in EXITS:
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
+                and _dotted(stmt.value.func) in EXITS:
             args = stmt.value.args
             if not args or isinstance(args[0], ast.Constant) and args[0].value in (0, None, False):
                 return False  # exit() or exit(0): the script ends as a success
@@ -338,17 +340,19 @@ def tests_from(checks: list[Check | TypeCheck], stem_of: dict[str, str]) -> list
 def _type_check_for(check: TypeCheck, same_call: list[Check], earlier: TypeCheck | None) -> TypeCheck:
     """`check`, once it is known to fit the value checks of the same call."""
     if check.transform:
-        raise Refused(f"{check.where}: an isinstance check of a transformed value; write a value check of the "
-                      f"same transformed call instead")
+        raise Refused(f"{check.where}: an isinstance check of a transformed value; write a value check "
+                      f"of the same transformed call instead")
     if not same_call:
         raise Refused(f"{check.where}: an isinstance check with no value check of the same call; every test "
                       f"here compares a value, so add the expected value of that call")
     if earlier is not None and set(earlier.types) != set(check.types):
-        raise Refused(f"{check.where}: a second, different isinstance check of the call checked at {earlier.where}")
+        raise Refused(f"{check.where}: a second, different isinstance check of the call checked at "
+                      f"{earlier.where}")
     for value in same_call:
         if not value.transform and not _could_be(value.expected, check.types):
-            raise Refused(f"{check.where}: the isinstance check ({', '.join(t.__name__ for t in check.types)}) "
-                          f"and the expected value {value.expected!r} at {value.where} contradict each other")
+            types = ", ".join(t.__name__ for t in check.types)
+            raise Refused(f"{check.where}: the isinstance check ({types}) and the expected value "
+                          f"{value.expected!r} at {value.where} contradict each other")
     return check
 
 

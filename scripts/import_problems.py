@@ -105,9 +105,10 @@ def _check_test_template(task: Task) -> None:
         return
     text = task.text("test_templates", "test_template_file")
     where = f"test_templates/{task.spec['test_template_file']}"
-    if INPUT_MARKER not in text or TESTS_MARKER not in text or text.index(INPUT_MARKER) > text.index(TESTS_MARKER):
-        raise Refused(f"{where}: expected the markers {INPUT_MARKER} then {TESTS_MARKER}; a test template that "
-                      f"runs the tests differently cannot be imported")
+    if INPUT_MARKER not in text or TESTS_MARKER not in text or \
+            text.index(INPUT_MARKER) > text.index(TESTS_MARKER):
+        raise Refused(f"{where}: expected the markers {INPUT_MARKER} then {TESTS_MARKER}; a test template "
+                      f"that runs the tests differently cannot be imported")
 
 
 def _limits(task: Task, files: int) -> Limits:
@@ -128,7 +129,8 @@ def _assets(task: Task) -> Iterator[tuple[str, Path]]:
         return
     box = task.root / "execution_boxes" / str(box_name)
     if not box.is_dir():
-        task.warnings.append(f"{task.id}: execution_boxes/{box_name} does not exist; the problem has no assets")
+        task.warnings.append(f"{task.id}: execution_boxes/{box_name} does not exist; "
+                             f"the problem has no assets")
         return
     for path in sorted(box.rglob("*")):
         rel = path.relative_to(box).as_posix()
@@ -152,7 +154,8 @@ def convert(task: Task) -> tuple[dict[str, Any], dict[str, Path]]:
     _check_test_template(task)
     pattern = task.spec.get("test_case_files")
     if not isinstance(pattern, str) or not pattern:
-        raise Refused(f"task_metadata.yaml: task {task.id}: 'test_case_files' must be a glob under test_cases/")
+        raise Refused(f"task_metadata.yaml: task {task.id}: 'test_case_files' must be a glob "
+                      f"under test_cases/")
     files = sorted((p for p in (task.root / "test_cases").glob(pattern) if p.is_file()), key=_natural)
     if not files:
         raise Refused(f"task_metadata.yaml: task {task.id}: no file matches test_cases/{pattern}")
@@ -173,8 +176,9 @@ def convert(task: Task) -> tuple[dict[str, Any], dict[str, Path]]:
     functions = tuple(name for name in defined if name in called)
     main = functions[0]
     tests = [replace(t, function=None if t.function == main else t.function) for t in tests]
-    fields = {"title": str(task.spec.get("name") or task.id), "description": description, "template": template,
-              "functions": functions, "tests": tests, "limits": _limits(task, len(files)), "compare": PYTHON_EQUALS}
+    fields = {"title": str(task.spec.get("name") or task.id), "description": description,
+              "template": template, "functions": functions, "tests": tests,
+              "limits": _limits(task, len(files)), "compare": PYTHON_EQUALS}
     return fields, dict(_assets(task))
 
 
@@ -206,9 +210,12 @@ def _write(bank: Path, task: Task, fields: dict[str, Any], assets: dict[str, Pat
             (staging / "solutions").mkdir()
         staged = load_problem_dir(staging)
         if [_fingerprint(t) for t in staged.tests] != [_fingerprint(t) for t in fields["tests"]]:
-            raise Refused(f"{task.id}: the tests did not read back exactly as written (a bug of this importer)")
+            raise Refused(f"{task.id}: the tests did not read back exactly as written "
+                          f"(a bug of this importer)")
         problem = Problem(**{**staged.__dict__, "id": task.id})
-        if old is not None and old == problem and (target / "problem.yaml").read_text(encoding="utf-8") == spec:
+        same_text = (target / "problem.yaml").is_file() and \
+            (target / "problem.yaml").read_text(encoding="utf-8") == spec
+        if old is not None and old == problem and same_text:
             return "unchanged", old
         _swap(staging, target)
     finally:
@@ -252,7 +259,8 @@ def read_metadata(root: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
         raise UsageError(f"{path} must hold 'tasks:', a mapping of task ids")
     if data.get("version", 1) != 1:
-        print(f"warning: {path}: version {data.get('version')!r}; this importer knows version 1", file=sys.stderr)
+        print(f"warning: {path}: version {data.get('version')!r}; this importer knows version 1",
+              file=sys.stderr)
     return data["tasks"]
 
 
@@ -284,20 +292,24 @@ def import_tasks(root: Path, bank: Path, only: list[str], out: TextIO | None = N
         count = len(problem.tests)
         print(f"ok      {task.id}: {count} test{'' if count == 1 else 's'} ({outcome})", file=out)
         if not problem.solutions:
-            task.warnings.append(f"{task.id}: no reference solution; add some to {bank / task.id / 'solutions'}/ "
+            folder = bank / task.id / "solutions"
+            task.warnings.append(f"{task.id}: no reference solution; add some to {folder}/ "
                                  f"(python -m scripts.check_problems says so too)")
         for warning in task.warnings:
             print(f"warn    {warning}", file=out)
-    print(f"{len(chosen) - refused} of {len(chosen)} tasks imported" + (f"; {refused} refused" if refused else ""),
-          file=out)
+    summary = f"{len(chosen) - refused} of {len(chosen)} tasks imported"
+    print(summary + (f"; {refused} refused" if refused else ""), file=out)
     return 1 if refused else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.import_problems", description=__doc__.split("\n")[0])
-    parser.add_argument("--from-ctl", dest="source", type=Path, required=True, metavar="PROGRAMMING_TASKS_DIR")
+    parser = argparse.ArgumentParser(prog="python -m scripts.import_problems",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--from-ctl", dest="source", type=Path, required=True,
+                        metavar="PROGRAMMING_TASKS_DIR")
     parser.add_argument("--to", dest="bank", type=Path, required=True, metavar="BANK_DIR")
-    parser.add_argument("problem_ids", nargs="*", metavar="PROBLEM_ID", help="only these tasks (default: all)")
+    parser.add_argument("problem_ids", nargs="*", metavar="PROBLEM_ID",
+                        help="only these tasks (default: all)")
     args = parser.parse_args(argv)
     if not (args.source / "task_metadata.yaml").is_file():
         print(f"error: {args.source} holds no task_metadata.yaml", file=sys.stderr)

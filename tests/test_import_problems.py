@@ -13,8 +13,7 @@ import pytest
 
 from hint_core.problems import Compare, ProblemBank, load_problem_dir
 from hint_core.sandbox.results import values_equal
-from scripts import check_problems, check_program, import_problems
-from scripts import ctl_checks
+from scripts import check_problems, check_program, ctl_checks, import_problems
 
 CTL = Path(__file__).resolve().parent / "fixtures" / "ctl_tasks"
 
@@ -37,8 +36,8 @@ def test_every_convertible_task_is_imported_and_the_other_refused_by_file_and_li
     bank, out, status = imported
     assert status == 1  # one task refused
     assert sorted(ProblemBank(bank).ids()) == ["birthday", "count_vowels", "factorial", "read_file", "shapes"]
-    assert "REFUSED is_sorted: test_cases/is_sorted/is_sorted_2.py, line 3: a condition this importer does not " \
-           "recognise: `if not is_sorted([]):`" in out
+    assert "REFUSED is_sorted: test_cases/is_sorted/is_sorted_2.py, line 3: a condition this importer " \
+           "does not recognise: `if not is_sorted([]):`" in out
     assert out.strip().endswith("5 of 6 tasks imported; 1 refused")
     assert "ok      factorial: 6 tests (new)" in out
     assert out.count("no reference solution") == 5
@@ -54,7 +53,8 @@ def test_imported_tests_say_what_the_scripts_checked(imported) -> None:
     assert factorial.tests[0].name == "factorial(0) (factorial_1.py)"
     assert factorial.limits.cpu_seconds == 3.0  # timeout 1 for each of three scripts
     assert factorial.assets == {"assets/known.txt": b"1 1 2 6 24\n"}
-    assert factorial.description.startswith("Write a function factorial(n)") and "def factorial(n):" in factorial.template
+    assert factorial.description.startswith("Write a function factorial(n)")
+    assert "def factorial(n):" in factorial.template
 
     vowels = bank.get("count_vowels")
     assert [(t.args, t.expected) for t in vowels.tests] == [
@@ -65,7 +65,8 @@ def test_imported_tests_say_what_the_scripts_checked(imported) -> None:
     assert same(birthday.tests[1].args, ((5, 15), [(5, 15), (5, 16), (6, 17)]))
 
     read_file = bank.get("read_file")
-    assert [(t.args, t.transform, t.expected) for t in read_file.tests] == [((), ("strip",), "This is the data to read.")]
+    assert [(t.args, t.transform, t.expected) for t in read_file.tests] == [((), ("strip",),
+                                                                             "This is the data to read.")]
     assert read_file.assets == {"assets/data.txt": b"This is the data to read.\n"}
 
     shapes = bank.get("shapes")
@@ -75,7 +76,8 @@ def test_imported_tests_say_what_the_scripts_checked(imported) -> None:
     assert type(shapes.tests[2].expected) is float and shapes.tests[2].instance_of == ("float",)
     assert [t.instance_of for t in vowels.tests] == [("int",), (), (), ()]
     assert [t.instance_of for t in read_file.tests] == [("str",)]
-    assert all(p.compare.float_tolerance == 0.0 and p.compare.bool_as_int for p in (factorial, vowels, shapes))
+    assert all(p.compare.float_tolerance == 0.0 and p.compare.bool_as_int for p in (factorial, vowels,
+                                                                                    shapes))
 
 
 def test_check_problems_passes_on_the_imported_bank_with_warnings(imported, capsys) -> None:
@@ -87,20 +89,25 @@ def test_check_problems_passes_on_the_imported_bank_with_warnings(imported, caps
 
 
 @pytest.mark.parametrize("problem_id, program, correct, first_failure", [
-    ("birthday", "def birthday(month_day, possible):\n    return month_day if month_day in possible else ()\n",
+    ("birthday",
+     "def birthday(month_day, possible):\n    return month_day if month_day in possible else ()\n",
      True, None),
-    ("birthday", "def birthday(month_day, possible):\n    return month_day if month_day in possible else []\n",
+    ("birthday",
+     "def birthday(month_day, possible):\n    return month_day if month_day in possible else []\n",
      False, "birthday((5, 15), []) returned [], expected ()"),
-    ("read_file", "def read_file():\n    with open('assets/data.txt') as f:\n        return f.read()\n", True, None),
+    ("read_file", "def read_file():\n    with open('assets/data.txt') as f:\n        return f.read()\n",
+     True, None),
     ("read_file", "def read_file(path):\n    return open(path).read()\n", False,
      "read_file().strip() raised TypeError: read_file() missing 1 required positional argument: 'path', "
      "expected 'This is the data to read.'"),
     # The course's scripts compare with ==: 10.0 is right for `perimeter(2, 3) != 10` ...
-    ("shapes", "def area(w, h):\n    return w * h\n\ndef perimeter(w, h):\n    return 2.0 * (w + h)\n", True, None),
+    ("shapes", "def area(w, h):\n    return w * h\n\ndef perimeter(w, h):\n    return 2.0 * (w + h)\n", True,
+     None),
     # ... but where they check isinstance(..., float), an int is wrong.
     ("shapes", "def area(w, h):\n    return w * h\n\ndef perimeter(w, h):\n    return 2 * (w + h)\n", False,
      "perimeter(w=1, h=1) returned 4 (of type int), expected 4.0 (of type float)"),
-    ("count_vowels", "def count_vowels(text):\n    return float(sum(c in 'aeiouAEIOU' for c in text))\n", False,
+    ("count_vowels", "def count_vowels(text):\n    return float(sum(c in 'aeiouAEIOU' for c in text))\n",
+     False,
      "count_vowels('Python and Anaconda') returned 6.0 (of type float), expected 6 (of type int)"),
 ])
 def test_check_program_judges_programs_against_the_imported_problems(imported, tmp_path, capsys, problem_id,
@@ -157,7 +164,8 @@ def test_a_refused_task_leaves_the_problem_already_in_the_bank_alone(tmp_path, c
     bank = tmp_path / "bank"
     assert import_problems.main(["--from-ctl", str(source), "--to", str(bank), "factorial"]) == 0
     before = (bank / "factorial" / "problem.yaml").read_text()
-    (source / "test_cases" / "factorial" / "factorial_1.py").write_text("try:\n    factorial(-1)\nexcept ValueError:\n    pass\n")
+    (source / "test_cases" / "factorial" / "factorial_1.py").write_text(
+        "try:\n    factorial(-1)\nexcept ValueError:\n    pass\n")
     assert import_problems.main(["--from-ctl", str(source), "--to", str(bank), "factorial"]) == 1
     assert "factorial_1.py, line 1: a statement this importer does not recognise" in capsys.readouterr().out
     assert (bank / "factorial" / "problem.yaml").read_text() == before
@@ -225,7 +233,8 @@ def test_usage_errors(tmp_path, capsys) -> None:
 
 def read(source: str, functions: tuple[str, ...] = ("f",)) -> list[tuple]:
     checks = ctl_checks.TestScript(textwrap.dedent(source), "t.py", functions).read()
-    return [(t.function, t.args, t.kwargs, t.transform, t.expected) + ((t.instance_of,) if t.instance_of else ())
+    return [(t.function, t.args, t.kwargs, t.transform,
+             t.expected) + ((t.instance_of,) if t.instance_of else ())
             for t in ctl_checks.tests_from(checks, {"t.py": "t.py"})]
 
 
@@ -239,10 +248,12 @@ def read(source: str, functions: tuple[str, ...] = ("f",)) -> list[tuple]:
     ("if f(1) is not None:\n    exit(1)\n", [("f", (1,), {}, (), None)]),
     ("assert f(1) == 2\nassert f(2) == 4, 'message'\n", [("f", (1,), {}, (), 2), ("f", (2,), {}, (), 4)]),
     ("if f(1) != 1 or f(2) != 2:\n    exit(1)\n", [("f", (1,), {}, (), 1), ("f", (2,), {}, (), 2)]),
-    ("if f(1) != 1:\n    exit(1)\nelif f(2) != 2:\n    exit(1)\n", [("f", (1,), {}, (), 1), ("f", (2,), {}, (), 2)]),
+    ("if f(1) != 1:\n    exit(1)\nelif f(2) != 2:\n    exit(1)\n", [("f", (1,), {}, (), 1), ("f", (2,), {},
+                                                                                             (), 2)]),
     ("for a, b in [(1, 1), (2, 4)]:\n    if f(a) != b:\n        exit(1)\n",
      [("f", (1,), {}, (), 1), ("f", (2,), {}, (), 4)]),
-    ("if sorted(f('b a').split()) != ['a', 'b']:\n    exit(1)\n", [("f", ("b a",), {}, ("split", "sorted"), ["a", "b"])]),
+    ("if sorted(f('b a').split()) != ['a', 'b']:\n    exit(1)\n", [("f", ("b a",), {}, ("split", "sorted"),
+                                                                    ["a", "b"])]),
     ("r = f(1)\nif len(r) != 3:\n    exit(1)\n", [("f", (1,), {}, ("len",), 3)]),
     ("if not isinstance(f(1), float):\n    exit(1)\nif f(1) != 3:\n    exit(1)\n",
      [("f", (1,), {}, (), 3, ("float",))]),
@@ -250,7 +261,8 @@ def read(source: str, functions: tuple[str, ...] = ("f",)) -> list[tuple]:
      [("f", (1,), {}, (), 3, ("int", "bool"))]),
     ("if not isinstance(f(1), list):\n    exit(1)\nif sorted(f(1)) != [1]:\n    exit(1)\n",
      [("f", (1,), {}, ("sorted",), [1], ("list",))]),
-    ("if f(1) != 3:\n    exit(1)\nif f(1) != 3:\n    exit(1)\n", [("f", (1,), {}, (), 3)]),  # said twice, one test
+    ("if f(1) != 3:\n    exit(1)\nif f(1) != 3:\n    exit(1)\n", [("f", (1,), {}, (),
+                                                                   3)]),  # said twice, one test
     ("'''A docstring.'''\nimport sys\nprint('running')\nif f(1) != 3:\n    exit(1)\nprint('all passed')\n",
      [("f", (1,), {}, (), 3)]),
 ])
@@ -266,7 +278,8 @@ def test_recognised_checks(source: str, tests: list[tuple]) -> None:
     ("try:\n    f(1)\nexcept Exception:\n    exit(1)\n", 1, "a statement this importer does not recognise"),
     ("if not f([]):\n    exit(1)\n", 1, "a condition this importer does not recognise"),
     ("if f(1) < 3:\n    exit(1)\n", 1, "a failure condition this importer does not recognise"),
-    ("if f(1) != 2:\n    print('only a message')\n", 1, "an `if` whose body does not simply report a failure"),
+    ("if f(1) != 2:\n    print('only a message')\n", 1,
+     "an `if` whose body does not simply report a failure"),
     ("if f(1) != 2:\n    exit(0)\n", 1, "an `if` whose body does not simply report a failure"),
     ("if f(1) != f(2):\n    exit(1)\n", 1, "an expected value that is not a plain value"),
     ("import math\nif f(1) != math.pi:\n    exit(1)\n", 2, "an expected value that is not a plain value"),
@@ -282,7 +295,8 @@ def test_unrecognised_checks_are_refused_with_file_and_line(source: str, line: i
 
 
 @pytest.mark.parametrize("source, why", [
-    ("if not isinstance(f(1), list):\n    exit(1)\n", "an isinstance check with no value check of the same call"),
+    ("if not isinstance(f(1), list):\n    exit(1)\n",
+     "an isinstance check with no value check of the same call"),
     ("if not isinstance(f(1), str):\n    exit(1)\nif f(1) != 3:\n    exit(1)\n", "contradict each other"),
     ("if not isinstance(f(1).strip(), str):\n    exit(1)\nif f(1).strip() != 'a':\n    exit(1)\n",
      "an isinstance check of a transformed value"),

@@ -63,7 +63,8 @@ def test_nan_round_trips_as_nan() -> None:
     assert math.isnan(parse_value(value_text(float("nan"))))
 
 
-@pytest.mark.parametrize("text", ["hello", "f(1)", "1 + 2", "b'x'", "{**a}", "{[1]: 2}", "{[1]}", "__import__('os')",
+@pytest.mark.parametrize("text", ["hello", "f(1)", "1 + 2", "b'x'", "{**a}", "{[1]: 2}", "{[1]}",
+                                  "__import__('os')",
                                   "lambda: 1", "[1, 2", "x.y", "frozenset(1)", "float('1.5')"])
 def test_text_that_is_no_value_is_refused(text: str) -> None:
     with pytest.raises(LiteralError):
@@ -93,7 +94,8 @@ def test_python_form_reads_exactly_what_was_written(tmp_path) -> None:
     tests = load(tmp_path, PYTHON_FORM).tests
     assert same(tests[0].args, ((5, 15), [])) and same(tests[0].expected, ())
     assert same(tests[1].args, ((5, 15), [(5, 15), (6, 17)])) and same(tests[1].expected, (5, 15))
-    assert same(tests[2].args, (frozenset({1, 2}), {(1, 2)})) and same(tests[2].expected, {frozenset({1, 2}), (1, 2)})
+    assert same(tests[2].args, (frozenset({1, 2}), {(1, 2)})) and same(tests[2].expected, {frozenset({1, 2}),
+                                                                                           (1, 2)})
     assert same(tests[3].args, (set(),)) and same(tests[3].kwargs, {"possible": [{"a": (1,)}]})
     assert same(tests[3].expected, [True, False, 1, 0.5, None, "text", "more text"])
     assert tests[4].args == ("quote: inside", " #not a comment") and tests[4].expected == "a: b"
@@ -108,7 +110,8 @@ def test_values_cross_the_sandbox_and_back_unchanged(tmp_path) -> None:
         function: echo
         tests:
           - {call: "echo(())", expected: "((),)"}
-          - {call: "echo(frozenset({1, (2, 3)}), {'k': {1, 2}})", expected: "(frozenset({1, (2, 3)}), {'k': {1, 2}})"}
+          - call: "echo(frozenset({1, (2, 3)}), {'k': {1, 2}})"
+            expected: "(frozenset({1, (2, 3)}), {'k': {1, 2}})"
           - call: "echo({(1, 2): [frozenset()]}, x=float('-inf'))"
             expected: "({(1, 2): [frozenset()]}, float('-inf'))"
     """)
@@ -133,13 +136,15 @@ def test_an_empty_tuple_is_not_an_empty_list(tmp_path) -> None:
     ("'(1, 2'", "not valid Python"),
 ])
 def test_python_form_mistakes_are_explained(tmp_path, expected: str, message: str) -> None:
-    spec = f"description: d\ntemplate: t\nfunction: f\ntests:\n  - name: one\n    call: f(1)\n    expected: {expected}\n"
+    spec = ("description: d\ntemplate: t\nfunction: f\ntests:\n"
+            f"  - name: one\n    call: f(1)\n    expected: {expected}\n")
     text = error_of(tmp_path, spec)
     assert text.startswith("prob: problem.yaml, line 7: tests[0]: 'expected' is") and message in text
 
 
 def test_a_call_of_another_function_is_refused(tmp_path) -> None:
-    text = error_of(tmp_path, "description: d\ntemplate: t\nfunction: f\ntests:\n  - {call: g(1), expected: '1'}\n")
+    text = error_of(tmp_path,
+                    "description: d\ntemplate: t\nfunction: f\ntests:\n  - {call: g(1), expected: '1'}\n")
     assert text.startswith("prob: problem.yaml, line 5: tests[0]: 'call' is not a call of the function f")
 
 
@@ -249,11 +254,13 @@ def test_transforms_apply_on_the_parent_side(tmp_path) -> None:
           - {call: "sorted(f(3).split())", expected: "['3']"}
           - {call: "len(f(3).split())", expected: "1"}
     """)
-    assert [t.call_text(problem.function) for t in problem.tests] == ["f(3).strip()", "sorted(f(3).split())", "len(f(3).split())"]
+    assert [t.call_text(problem.function) for t in problem.tests] == ["f(3).strip()", "sorted(f(3).split())",
+                                                                      "len(f(3).split())"]
     assert EXECUTOR.run(problem, "def f(x):\n    return f' {x}\\n'\n").correct
     wrong = EXECUTOR.run(problem, "def f(x):\n    return x\n")
     assert wrong.tests[0].describe() == (
-        "f(3) returned 3 (not a text, so .strip() does not apply), expected a value for which f(3).strip() is '3'")
+        "f(3) returned 3 (not a text, so .strip() does not apply), "
+        "expected a value for which f(3).strip() is '3'")
 
 
 # --- forbidden constructs -----------------------------------------------------------------------------
@@ -277,7 +284,8 @@ FORBID = """
     ("def order(xs):\n    xs.sort()\n    return xs\n", "uses .sort(), which this exercise forbids (line 2)"),
     ("def order(xs):\n    return list(sorted(xs, key=min))\n",
      "uses sorted(), which this exercise forbids (line 2); uses min, which this exercise forbids (line 2)"),
-    ("import itertools as it\ndef order(xs):\n    return [1, 2, 3]\n", "imports itertools, which this exercise forbids (line 1)"),
+    ("import itertools as it\ndef order(xs):\n    return [1, 2, 3]\n",
+     "imports itertools, which this exercise forbids (line 1)"),
     ("from itertools import chain\ndef order(xs):\n    return [1, 2, 3]\n", "imports itertools"),
     ("def order(xs):\n    m = __import__('itertools')\n    return [1, 2, 3]\n", "imports itertools"),
     ("from heapq import heappush as push\ndef order(xs):\n    h = []\n    for x in xs:\n        push(h, x)\n"
@@ -302,8 +310,10 @@ def test_a_program_without_forbidden_constructs_is_judged_as_usual(tmp_path) -> 
 
 
 def test_forbid_lists_are_checked_when_loading(tmp_path) -> None:
-    assert "forbid.calls must be a list of names" in error_of(tmp_path / "a", FORBID.replace("[sorted, sort", "[1, sort"))
-    assert "forbid.names takes plain names" in error_of(tmp_path / "b", FORBID.replace("names: [min]", "names: [m.min]"))
+    assert "forbid.calls must be a list of names" in error_of(tmp_path / "a", FORBID.replace("[sorted, sort",
+                                                                                             "[1, sort"))
+    assert "forbid.names takes plain names" in error_of(tmp_path / "b", FORBID.replace("names: [min]",
+                                                                                       "names: [m.min]"))
 
 
 # --- unknown keys, YAML mistakes ------------------------------------------------------------------------
@@ -314,7 +324,8 @@ def test_forbid_lists_are_checked_when_loading(tmp_path) -> None:
      "unknown field 'globals'"),
     ("description: d\ntemplate: t\nfunction: f\ntests: [{args: [], expect: 1}]\n",
      "tests[0]: unknown key 'expect'; did you mean 'expected'?"),
-    ("description: d\ntemplate: t\nfunction: f\ncompare: {unorderd: true}\ntests: [{args: [], expected: 1}]\n",
+    ("description: d\ntemplate: t\nfunction: f\ncompare: {unorderd: true}\n"
+     "tests: [{args: [], expected: 1}]\n",
      "compare: unknown field 'unorderd'; did you mean 'unordered'?"),
     ("description: d\ntemplate: t\nfunction: f\nforbid: {call: [sorted]}\ntests: [{args: [], expected: 1}]\n",
      "forbid: unknown field 'call'; did you mean 'calls'?"),
@@ -348,7 +359,8 @@ def test_unknown_or_contradictory_keys_name_the_key_and_line(tmp_path, spec: str
      "indentation"),
     ("description: d\n  template: t\nfunction: f\n", 2, "a ': ' (colon and space) inside a value"),
     ("description: \"a \\q b\"\ntemplate: t\n", 1, "a backslash escape that YAML does not know"),
-    ("description: d\ntemplate: t\nfunction: f\ntests:\n  - call: f()\n    expected: {frozenset({1}), 2}\n", 6,
+    ("description: d\ntemplate: t\nfunction: f\ntests:\n  - call: f()\n    expected: {frozenset({1}), 2}\n",
+     6,
      "a Python value with nested brackets goes in quotes"),
 ])
 def test_yaml_mistakes_are_explained_with_file_and_line(tmp_path, spec: str, line: int, words: str) -> None:
@@ -442,7 +454,8 @@ def test_pathological_programs_get_a_too_complex_verdict(kind: str) -> None:
 def test_blocks_nested_beyond_pythons_limit_are_a_compile_error() -> None:
     problem = Problem(id="p", title="p", description="", template="", kind="function", function="f",
                       tests=(Case(name="t", args=(1,), expected=1),), solutions=())
-    program = "def f(x):\n" + "".join("    " * i + "for _ in x:\n" for i in range(1, 30)) + "    " * 30 + "pass\n"
+    loops = "".join("    " * i + "for _ in x:\n" for i in range(1, 30))
+    program = "def f(x):\n" + loops + "    " * 30 + "pass\n"
     result = EXECUTOR.run(problem, program)
     assert result.status == Status.COMPILE_ERROR and "too many statically nested blocks" in result.error
 

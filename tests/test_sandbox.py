@@ -282,10 +282,12 @@ ADD = stdio_problem(("1 2\n", "3\n"), ("10 -4\n", "6\n"))
     "a, b = map(int, input().split())\nprint(a + b)\n",
     "import sys\na, b = map(int, sys.stdin.read().split())\nsys.stdout.write(f'{a + b}\\n')\n",
     "a, b = map(int, open(0).read().split())\nprint(a + b)\n",
-    "import sys\na, b = map(int, sys.stdin.buffer.read().split())\nsys.stdout.buffer.write(b'%d\\n' % (a + b))\n",
+    "import sys\na, b = map(int, sys.stdin.buffer.read().split())\n"
+    "sys.stdout.buffer.write(b'%d\\n' % (a + b))\n",
     "import os\na, b = map(int, os.read(0, 100).split())\nos.write(1, b'%d\\n' % (a + b))\n",
     "a, b = map(int, input().split())\nprint(a + b)\nexit()\n",
-    "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+    "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\n"
+    "if __name__ == '__main__':\n    main()\n",
     "from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n"
     "print(sum(P(int(x)).a for x in input().split()))\n",
 ])
@@ -329,7 +331,9 @@ def test_stdio_exception_line_and_missing_input() -> None:
 
 
 def test_stdio_stderr_goes_to_the_output_excerpt() -> None:
-    result = run_program(ADD, "import sys\nprint('debug', file=sys.stderr)\nprint(sum(map(int, input().split())))\n")
+    result = run_program(ADD,
+                         "import sys\nprint('debug', file=sys.stderr)\n"
+                         "print(sum(map(int, input().split())))\n")
     assert result.correct
     assert result.output == "debug\ndebug\n"
 
@@ -393,7 +397,8 @@ def test_concurrent_runs_do_not_wait_for_each_other() -> None:
 
     threads = [threading.Thread(target=go, args=("slow", slow, "import time\ndef f(x):\n    time.sleep(1.5)\n"
                                                            "    return x\n"))]
-    threads += [threading.Thread(target=go, args=(f"quick{i}", IDENTITY, f"def f(x):\n    return x + {i % 2}\n"))
+    threads += [threading.Thread(target=go, args=(f"quick{i}", IDENTITY,
+                                                  f"def f(x):\n    return x + {i % 2}\n"))
                 for i in range(8)]
     threads[0].start()
     time.sleep(0.2)  # the slow run is under way
@@ -432,7 +437,8 @@ def test_more_runs_than_slots_wait_for_a_slot_not_for_a_timeout() -> None:
     problem = fn_problem(((1,), 1), wall_seconds=1.0, cpu_seconds=1.0)
     results: list[RunResult] = []
     threads = [threading.Thread(target=lambda: results.append(
-        run_program(problem, "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"))) for _ in range(70)]
+        run_program(problem,
+                    "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"))) for _ in range(70)]
     for t in threads:
         t.start()
     for t in threads:

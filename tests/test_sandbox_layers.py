@@ -102,7 +102,7 @@ def test_the_child_is_confined(full) -> None:
 def test_the_server_holds_no_secret_and_no_inherited_descriptor(tmp_path) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("password")
-    held = open(secret_file)  # noqa: SIM115 - a descriptor the worker holds when the server starts
+    held = open(secret_file)
     os.environ["HINT_SANDBOX_TEST_SECRET"] = "s3cret"
     ex = ForkServerExecutor()
     try:
@@ -181,8 +181,10 @@ def test_mount_namespace_gives_a_size_capped_private_tmpfs(full) -> None:
 
 
 def test_require_refuses_to_run_weaker() -> None:
-    ex = ForkServerExecutor(SandboxConfig(require=frozenset({"seccomp", "netns"}), disable=frozenset({"seccomp"})))
-    with pytest.raises(SandboxUnavailable, match="SANDBOX_REQUIRE demands seccomp.*SANDBOX_DISABLE switches off"):
+    ex = ForkServerExecutor(SandboxConfig(require=frozenset({"seccomp", "netns"}),
+                                          disable=frozenset({"seccomp"})))
+    with pytest.raises(SandboxUnavailable,
+                       match="SANDBOX_REQUIRE demands seccomp.*SANDBOX_DISABLE switches off"):
         ex.run(FACTORIAL, FACTORIAL.solutions[0])
     with pytest.raises(SandboxUnavailable):  # and keeps refusing, without starting a server again
         ex.run(FACTORIAL, FACTORIAL.solutions[0])
@@ -220,7 +222,8 @@ def test_the_sandbox_reads_no_environment(full) -> None:
         print(sorted(ex.config.require), sorted(ex.config.disable), "netns" in ex.info()["layers"])
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_REQUIRE": "landlok", "SANDBOX_DISABLE": "netns"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "[]", str("netns" in full.info()["layers"])]
 
@@ -232,12 +235,15 @@ UNPRIVILEGED = textwrap.dedent("""
     from hint_core.problems import Limits, Problem, TestCase
     from hint_core.sandbox import ForkServerExecutor
     p = Problem(id="x", title="x", description="", template="", kind="function", function="f",
-                tests=(TestCase(name="t", args=(3,), expected=6),), solutions=(), limits=Limits(wall_seconds=1))
+                tests=(TestCase(name="t", args=(3,), expected=6),), solutions=(),
+                limits=Limits(wall_seconds=1))
     ex = ForkServerExecutor()
     print(" ".join(ex.info()["layers"]))
-    for program in ["def f(x):\\n    return 2 * x\\n", "import os\\ndef f(x):\\n    return dict(os.environ)\\n",
+    for program in ["def f(x):\\n    return 2 * x\\n",
+                    "import os\\ndef f(x):\\n    return dict(os.environ)\\n",
                     "def f(x):\\n    return open('/etc/hostname').read()\\n",
-                    "import socket\\ndef f(x):\\n    socket.socket()\\n", "import os\\ndef f(x):\\n    os.fork()\\n",
+                    "import socket\\ndef f(x):\\n    socket.socket()\\n",
+                    "import os\\ndef f(x):\\n    os.fork()\\n",
                     "import time\\ndef f(x):\\n    time.sleep(10)\\n"]:
         r = ex.run(p, program)
         print(r.status, r.tests[0].actual or r.tests[0].error)
@@ -256,7 +262,8 @@ def test_unprivileged_worker() -> None:
         (stubs / f"{name}.py").write_text("")
     try:
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", UNPRIVILEGED],
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+             UNPRIVILEGED],
             env={"PYTHONPATH": f"{ROOT}:{stubs}", "PATH": "/usr/bin:/bin"}, cwd="/",
             capture_output=True, text=True, timeout=60)
     finally:
@@ -369,7 +376,8 @@ def test_the_server_and_its_runs_die_with_the_worker() -> None:
 
 
 def test_a_worker_that_exits_without_closing_leaves_nothing() -> None:
-    code = "from hint_core.sandbox import ForkServerExecutor\nprint(ForkServerExecutor()._get_server().base_dir)\n"
+    code = ("from hint_core.sandbox import ForkServerExecutor\n"
+            "print(ForkServerExecutor()._get_server().base_dir)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     base_dir = done.stdout.strip()
@@ -433,7 +441,8 @@ PRIVATE_TMPDIR = textwrap.dedent("""
     from tests.test_sandbox import FACTORIAL
     ex = ForkServerExecutor()
     result = ex.run(FACTORIAL, FACTORIAL.solutions[0])
-    print(result.correct, result.first_failure_text(), ex._get_server().base_dir, "uid" in ex.info()["layers"])
+    server = ex._get_server()
+    print(result.correct, result.first_failure_text(), server.base_dir, "uid" in ex.info()["layers"])
     ex.close()
 """)
 
@@ -445,7 +454,8 @@ def test_a_private_tmpdir_does_not_stop_the_runs() -> None:
     private = Path(tempfile.mkdtemp(prefix="hint-private-tmp-"))
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
     try:
-        done = subprocess.run([sys.executable, "-c", PRIVATE_TMPDIR], cwd=ROOT, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", PRIVATE_TMPDIR], cwd=ROOT, capture_output=True,
+                              text=True,
                               timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(private)})
         assert done.returncode == 0, done.stderr[-2000:]
         correct, first_failure, base_dir, uid = done.stdout.split()
@@ -455,12 +465,14 @@ def test_a_private_tmpdir_does_not_stop_the_runs() -> None:
         shutil.rmtree(private)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids (and so the need to traverse the directory) need root")
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="per-run uids (and so the need to traverse the directory) need root")
 def test_an_unreachable_sandbox_tmp_dir_is_refused_naming_the_setting(tmp_path) -> None:
     private = tmp_path / "private"  # pytest's tmp_path is itself under a 0700 directory
     ex = ForkServerExecutor(SandboxConfig(tmp_dir=str(private)))
     try:
-        with pytest.raises(SandboxUnavailable, match=f"SANDBOX_TMP_DIR={private} cannot be reached by the per-run"):
+        with pytest.raises(SandboxUnavailable,
+                           match=f"SANDBOX_TMP_DIR={private} cannot be reached by the per-run"):
             ex.run(FACTORIAL, FACTORIAL.solutions[0])
     finally:
         ex.close()

@@ -50,7 +50,8 @@ def exchange(server: socket.socket, request: dict[str, Any], payload: bytes, lim
     out_r, out_w = os.pipe()
     try:
         try:
-            socket.send_fds(server, [framing.encode_message(request)], [ctl_remote.fileno(), data_remote.fileno(), out_w])
+            socket.send_fds(server, [framing.encode_message(request)],
+                            [ctl_remote.fileno(), data_remote.fileno(), out_w])
         except OSError as exc:
             raise ServerGone(str(exc)) from exc
         finally:
@@ -65,7 +66,8 @@ def exchange(server: socket.socket, request: dict[str, Any], payload: bytes, lim
 
 
 class _Run:
-    def __init__(self, ctl: socket.socket, data: socket.socket, out_r: int, limits: Limits, max_records: int):
+    def __init__(self, ctl: socket.socket, data: socket.socket, out_r: int, limits: Limits,
+                 max_records: int) -> None:
         self.ctl, self.data, self.out_r = ctl, data, out_r
         self.limits = limits
         self.max_records = max_records

@@ -11,8 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from hint_core.problems import Compare, Limits, Problem
-from hint_core.sandbox import wire
-from hint_core.sandbox import Executor
+from hint_core.sandbox import Executor, wire
 
 # field: (type, lowest sane value, highest sane value)
 LIMIT_RANGES: dict[str, tuple[type, float, float]] = {
@@ -54,7 +53,8 @@ def check_compare(problem: Problem) -> list[str]:
         if type(getattr(c, flag)) is not bool:
             errors.append(f"{problem.id}: compare.{flag} must be true or false, not {getattr(c, flag)!r}")
     if c.whitespace not in ("exact", "rstrip_lines", "tokens"):
-        errors.append(f"{problem.id}: compare.whitespace must be exact, rstrip_lines or tokens, not {c.whitespace!r}")
+        errors.append(f"{problem.id}: compare.whitespace must be exact, rstrip_lines or tokens, "
+                      f"not {c.whitespace!r}")
     return errors
 
 
@@ -67,7 +67,8 @@ def check_tests(problem: Problem) -> list[str]:
             errors.append(f"{where}: name repeats an earlier test's")
         seen.add(test.name)
         if problem.kind == "function":
-            for label, value in (("args", list(test.args)), ("kwargs", dict(test.kwargs)), ("expected", test.expected)):
+            values = (("args", list(test.args)), ("kwargs", dict(test.kwargs)), ("expected", test.expected))
+            for label, value in values:
                 try:
                     wire.encode(value)
                 except wire.BadValue as exc:

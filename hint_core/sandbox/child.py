@@ -19,29 +19,35 @@ record makes the test fail.
 Standard library only: this module runs in the fork server's interpreter.
 """
 
+from __future__ import annotations
+
 import builtins
 import io
 import os
 import sys
 import types
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
 
 if __package__:
     from . import wire
 else:  # imported by the fork server, outside the project package
     import wire
 
+Emit = Callable[[dict[str, Any]], None]
 PROGRAM_FILE = "<student>"
 SETUP_FILE = "<setup>"  # the problem's own code: an error there is no line of the student's
 HARNESS_FRAMES = 30  # our own frames below the program's, added to the recursion limit
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> dict[str, Any]:
     """An exception as type, message and the last line in the program's own code."""
     line = None
     if isinstance(exc, SyntaxError) and exc.filename == PROGRAM_FILE:
@@ -60,7 +66,7 @@ def _describe(exc):
     return {"type": str(type(exc).__name__)[:100], "message": message, "line": line}
 
 
-def _text_stream(fd, mode):
+def _text_stream(fd: int, mode: str) -> io.TextIOWrapper:
     raw = io.FileIO(fd, mode, closefd=False)
     if mode == "r":
         return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace")
@@ -68,18 +74,18 @@ def _text_stream(fd, mode):
                             line_buffering=True)
 
 
-def _fresh_module(name):
+def _fresh_module(name: str) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__builtins__ = builtins
     sys.modules[name] = module
     return module
 
 
-def run(payload, record_fd, read_inputs):
+def run(payload: dict[str, Any], record_fd: int, read_inputs: Callable[[], list[dict[str, Any]]]) -> None:
     """Load the program, then take the test inputs (`read_inputs()`) and answer each;
     return when done (the caller exits)."""
 
-    def emit(record):
+    def emit(record: dict[str, Any]) -> None:
         _write_all(record_fd, wire.dumps_record(record))
 
     sys.setrecursionlimit(payload["recursion_limit"] + HARNESS_FRAMES)
@@ -107,7 +113,7 @@ def run(payload, record_fd, read_inputs):
             pass
 
 
-def _load(setup, code, module, emit):
+def _load(setup: CodeType, code: CodeType, module: types.ModuleType, emit: Emit) -> bool:
     """Run the setup code, then the program, in `module`; False (and a load_error record)
     if either raised."""
     try:
@@ -125,7 +131,8 @@ def _load(setup, code, module, emit):
     return True
 
 
-def _run_function_tests(setup, code, emit, read_inputs):
+def _run_function_tests(setup: CodeType, code: CodeType, emit: Emit,
+                        read_inputs: Callable[[], list[dict[str, Any]]]) -> None:
     module = _fresh_module("student")
     if not _load(setup, code, module, emit):
         return
@@ -150,7 +157,8 @@ def _run_function_tests(setup, code, emit, read_inputs):
             emit({"i": i, "unsupported": str(exc)})
 
 
-def _run_stdio_tests(setup, code, payload, emit, inputs):
+def _run_stdio_tests(setup: CodeType, code: CodeType, payload: dict[str, Any], emit: Emit,
+                     inputs: list[dict[str, Any]]) -> None:
     limit = payload["output_bytes"]
     saved_in, saved_out = os.dup(0), os.dup(1)
     for i, test in enumerate(inputs):

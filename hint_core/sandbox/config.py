@@ -38,4 +38,5 @@ class SandboxConfig:
         check_layers(self.require, "SANDBOX_REQUIRE")
         check_layers(self.disable, "SANDBOX_DISABLE")
         if type(self.uid_base) is not int or self.uid_base < 1000:
-            raise ValueError(f"SANDBOX_UID_BASE must be a whole number of at least 1000, not {self.uid_base!r}")
+            raise ValueError(f"SANDBOX_UID_BASE must be a whole number of at least 1000, "
+                             f"not {self.uid_base!r}")

@@ -41,7 +41,9 @@ class Keeper:
         with self._lock:
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._loop, args=(self._queue,), name="sandbox-keeper", daemon=True).start()
+                thread = threading.Thread(target=self._loop, args=(self._queue,), name="sandbox-keeper",
+                                          daemon=True)
+                thread.start()
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((fn, future))
         return future.result()

@@ -35,7 +35,7 @@ __all__ = ["ALL_LAYERS", "ForkServerExecutor", "SandboxConfig", "SandboxError", 
 class ForkServerExecutor:
     """Runs programs against a problem's tests; one fork server per executor and process."""
 
-    def __init__(self, config: SandboxConfig | None = None):
+    def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self._server: fork_server.ServerProcess | None = None
@@ -82,8 +82,9 @@ class ForkServerExecutor:
         """Log the start line, enforce the required layers, and run the self-test."""
         layers = set(server.info["layers"])
         abi = server.info.get("landlock_abi")
-        log.info("sandbox server %s started; layers: %s%s; required: %s; directory %s", server.info.get("pid"),
-                 ", ".join(sorted(layers)), f" (Landlock ABI {abi})" if "landlock" in layers else "",
+        log.info("sandbox server %s started; layers: %s%s; required: %s; directory %s",
+                 server.info.get("pid"), ", ".join(sorted(layers)),
+                 f" (Landlock ABI {abi})" if "landlock" in layers else "",
                  ", ".join(sorted(self.config.require)) or "none", server.base_dir)
         missing = sorted(set(ALL_LAYERS) - layers)
         if missing:
@@ -97,7 +98,8 @@ class ForkServerExecutor:
                 f"(available: {', '.join(sorted(layers))}); refusing to run programs")
         result = self._run_on(server, _SELF_TEST, _SELF_TEST_PROGRAM)
         if not result.correct:
-            raise SandboxError(f"sandbox self-test failed: {result.first_failure_text()} {result.output[:500]}")
+            raise SandboxError(f"sandbox self-test failed: {result.first_failure_text()} "
+                               f"{result.output[:500]}")
 
     def close(self) -> None:
         with self._lock:

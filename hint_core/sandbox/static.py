@@ -19,8 +19,9 @@ from hint_core.problems import Forbid
 # that walk trees recursively here (the hint engines) can take.
 MAX_DEPTH = 200
 MAX_CHARS = 1_000_000
-TOO_DEEP = (f"the program is nested too deeply to check (more than {MAX_DEPTH} levels: a very long chain of "
-            "operators, calls or attributes, or deeply nested brackets or blocks); split it into smaller steps")
+TOO_DEEP = (f"the program is nested too deeply to check (more than {MAX_DEPTH} levels: a very long chain "
+            "of operators, calls or attributes, or deeply nested brackets or blocks); "
+            "split it into smaller steps")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def too_complex(program: str) -> str | None:
 
 def _parse(program: str) -> tuple[ast.Module | None, str | None]:
     if len(program) > MAX_CHARS:
-        return None, f"the program is too long to check ({len(program):,} characters; the limit is {MAX_CHARS:,})"
+        return None, (f"the program is too long to check ({len(program):,} characters; "
+                      f"the limit is {MAX_CHARS:,})")
     try:
         tree = ast.parse(program)
     except (SyntaxError, ValueError):
@@ -85,7 +87,7 @@ def _dotted(node: ast.expr) -> str | None:
 
 
 class _Finder:
-    def __init__(self, forbid: Forbid):
+    def __init__(self, forbid: Forbid) -> None:
         self.forbid = forbid
         self.aliases: dict[str, str] = {}  # local name -> what it was imported as (math.prod)
         self.found: dict[str, int] = {}  # message without the line -> first line
@@ -137,11 +139,12 @@ class _Finder:
             resolved = self.aliases.get(head, head) + ("." + rest if rest else "")
             last = resolved.rsplit(".", 1)[-1]
             for entry in self.forbid.calls:
-                if resolved == entry or resolved.endswith("." + entry) or ("." not in entry and last == entry):
+                plain = "." not in entry
+                if resolved == entry or resolved.endswith("." + entry) or (plain and last == entry):
                     shown = f".{func.attr}()" if isinstance(func, ast.Attribute) and "." not in entry \
                         else f"{entry}()"
                     self._report(f"uses {shown}", node)
-        elif isinstance(func, ast.Attribute) and any(func.attr == e for e in self.forbid.calls if "." not in e):
+        elif isinstance(func, ast.Attribute) and func.attr in {e for e in self.forbid.calls if "." not in e}:
             self._report(f"uses .{func.attr}()", node)  # a method of something computed: [3, 1].sort()
         self._dynamic_import(node, dotted)
 
@@ -150,5 +153,6 @@ class _Finder:
         if dotted not in ("__import__", "importlib.import_module", "import_module") or not node.args:
             return
         first = node.args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str) and self._module_forbidden(first.value):
+        if isinstance(first, ast.Constant) and isinstance(first.value, str) \
+                and self._module_forbidden(first.value):
             self._report(f"imports {first.value}", node)

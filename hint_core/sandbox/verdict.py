@@ -121,7 +121,8 @@ def build_result(problem: Problem, got: Collected, run_time: float) -> RunResult
         raise SandboxError(f"the sandbox failed to set up the run: {setup_error}")
     output = got.output.decode("utf-8", "replace")
     if got.output_total > problem.limits.output_bytes:
-        output += f"\n[output truncated: {got.output_total} bytes printed, limit {problem.limits.output_bytes}]"
+        limit = problem.limits.output_bytes
+        output += f"\n[output truncated: {got.output_total} bytes printed, limit {limit}]"
     tests: list[TestResult] = []
     for i, test in enumerate(problem.tests):
         records = per_test.get(i, [])
