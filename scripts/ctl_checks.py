@@ -34,33 +34,33 @@ class Refused(Exception):
 
 
 @dataclass(frozen=True)
-class Check:
-    """One comparison a test script makes: the call, its transforms, the expected value."""
+class _Checked:
+    """A call a test script checks, with the transforms around it and where it stands."""
 
     function: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     transform: tuple[str, ...]
-    expected: Any
     where: str  # "test_cases/x/x_1.py, line 4"
 
     @property
     def key(self) -> str:
+        """The call itself (function and arguments), typed: f((1,)) is not f([1])."""
         return value_text((self.function, self.args, self.kwargs))
 
 
 @dataclass(frozen=True)
-class TypeCheck:
-    function: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    transform: tuple[str, ...]
-    types: tuple[type, ...]
-    where: str
+class Check(_Checked):
+    """A comparison: the call's (transformed) value must equal `expected`."""
 
-    @property
-    def key(self) -> str:
-        return value_text((self.function, self.args, self.kwargs))
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class TypeCheck(_Checked):
+    """An isinstance check of the call's value."""
+
+    types: tuple[type, ...] = ()
 
 
 @dataclass
@@ -207,8 +207,8 @@ class TestScript:
         except LiteralError as exc:
             raise self._refuse(stmt, f"an expected value that is not a plain value ({exc})") from None
         call = self._call(subject, stmt)
-        self.checks.append(Check(call.function, call.args, call.kwargs, call.transform, expected,
-                                 f"{self.where}, line {stmt.lineno}"))
+        self.checks.append(Check(call.function, call.args, call.kwargs, call.transform,
+                                 f"{self.where}, line {stmt.lineno}", expected=expected))
 
     def _type_check(self, node: ast.Call, stmt: ast.stmt) -> None:
         subject = self._subject(node.args[0])
@@ -217,8 +217,8 @@ class TestScript:
             raise self._refuse(stmt, "an isinstance check of something other than a call of the program's "
                                      "function against built-in types")
         call = self._call(subject, stmt)
-        self.checks.append(TypeCheck(call.function, call.args, call.kwargs, call.transform, types,
-                                     f"{self.where}, line {stmt.lineno}"))
+        self.checks.append(TypeCheck(call.function, call.args, call.kwargs, call.transform,
+                                     f"{self.where}, line {stmt.lineno}", types=types))
 
     def _call(self, subject: _Subject, stmt: ast.stmt) -> Any:
         try:
