@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from hint_core.literals import LiteralError, parse_value, value_text
-from hint_core.problems import Compare, Limits, Problem, ProblemBank, ProblemError, load_problem_dir
+from hint_core.problems import Compare, Forbid, Limits, Problem, ProblemBank, ProblemError, load_problem_dir
 from hint_core.problems import TestCase as Case
 from hint_core.sandbox import ForkServerExecutor, SandboxConfig, Status, too_complex
 from hint_core.sandbox.results import values_equal
@@ -424,31 +425,43 @@ def test_limits_and_compare_defaults_are_kept_when_absent(tmp_path) -> None:
 # --- programs too complex to check -------------------------------------------------------------------------
 
 
-def chain(kind: str) -> str:
-    if kind == "operators":
-        return "def f(x):\n    return " + " + ".join(["x"] * 33_000) + "\n"
-    if kind == "attributes":
-        return "def f(x):\n    return x" + ".real" * 20_000 + "\n"
-    if kind == "calls":
-        return "def f(x):\n    return x\ny = int" + "()" * 50_000 + "\n"
-    if kind == "lambdas":
-        return "def f(x):\n    return (" + "lambda: " * 400 + "x)" + "\n"
-    if kind == "unary":
-        return "def f(x):\n    return " + "-" * 60_000 + "x\n"
-    raise AssertionError(kind)
+CHAINS = {
+    "operators": "def f(x):\n    return " + " + ".join(["x"] * 33_000) + "\n",
+    "attributes": "def f(x):\n    return x" + ".real" * 20_000 + "\n",
+    "calls": "def f(x):\n    return x\ny = int" + "()" * 50_000 + "\n",
+    "unary": "def f(x):\n    return " + "-" * 60_000 + "x\n",
+}
+ONE_TEST = Problem(id="p", title="p", description="", template="", kind="function", function="f",
+                   tests=(Case(name="t", args=(1,), expected=1),), solutions=())
 
 
-@pytest.mark.parametrize("kind", ["operators", "attributes", "calls", "lambdas", "unary"])
-def test_pathological_programs_get_a_too_complex_verdict(kind: str) -> None:
-    problem = Problem(id="p", title="p", description="", template="", kind="function", function="f",
-                      tests=(Case(name="t", args=(1,), expected=1),), solutions=())
-    program = chain(kind)
-    assert len(program) > 50_000 or kind == "lambdas"
-    result = EXECUTOR.run(problem, program)
+@pytest.mark.parametrize("forbid", [Forbid(), Forbid(calls=("sorted",))], ids=["plain", "with forbid rules"])
+@pytest.mark.parametrize("kind", list(CHAINS))
+def test_pathological_programs_get_a_too_complex_verdict(kind: str, forbid: Forbid) -> None:
+    """100,000-character chains: Python cannot even compile them; a clear verdict, never
+    an exception (with forbid rules the child parses them first, and gives up as well)."""
+    program = CHAINS[kind]
+    assert len(program) > 50_000
+    result = EXECUTOR.run(replace(ONE_TEST, forbid=forbid), program)
     assert result.status == Status.TOO_COMPLEX and not result.correct
     assert "too deeply" in result.error and result.first_failure_text() == result.error
     assert result.tests[0].error == result.error
     assert too_complex(program) == result.error
+
+
+def test_a_program_too_long_is_not_even_sent() -> None:
+    result = EXECUTOR.run(ONE_TEST, "#" * 1_000_001)
+    assert result.status == Status.TOO_COMPLEX
+    assert result.error == "the program is too long to check (1,000,001 characters; the limit is 1,000,000)"
+
+
+def test_deep_but_compilable_programs_run_and_tree_walkers_are_warned() -> None:
+    """Nesting that Python compiles runs normally; too_complex() still warns code that
+    walks trees recursively (more than 200 levels)."""
+    program = "def f(x):\n    return (" + "lambda: " * 400 + "x)\n"
+    assert EXECUTOR.run(ONE_TEST, program).status == Status.WRONG_ANSWER  # returned a function
+    assert "too deeply" in too_complex(program)
+    assert too_complex("def f(x):\n    return (" + "lambda: " * 100 + "x)\n") is None
 
 
 def test_blocks_nested_beyond_pythons_limit_are_a_compile_error() -> None:

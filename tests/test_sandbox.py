@@ -480,28 +480,31 @@ def _nested(depth: int) -> list:
 
 
 def test_records_are_accepted_only_when_well_formed() -> None:
-    from hint_core.sandbox.verdict import _MALFORMED
-    from hint_core.sandbox.verdict import parse_records as _parse_records
+    from hint_core.sandbox.verdict import _MALFORMED, parse_records
     raw = b"\n".join([
+        b'{"static": {"forbidden": ["uses sorted(), which this exercise forbids (line 1)"]}}',
         b'{"i": 0, "value": 1}',
         b'{"i": 1, "value": 2}', b'{"i": 1, "value": 2}',  # duplicate
         b'{"i": 2, "value": {"s": [[1]]}}',  # undecodable value
         b'{"i": true, "value": 1}', b'{"i": 9, "value": 1}', b'{"i": 3, "value": 1, "passed": true}',
         b'{"i": 3, "error": {"type": "E", "message": "m"}}',  # error without a line
         b'{"setup_error": "late: a claim of the program, ignored"}',
+        b'{"static": {"forbidden": []}}',  # late: a claim of the program, ignored
         b'{"i": 4, "limit": "output"}', b'{"i": 5, "unsupported": "a value of type X"}',
         b'{"correct": true}', b'not json', b'{"i": 6, "value": 7}',  # the last one is cut off (no newline)
     ])
-    per_test, program_error, setup_error = _parse_records(raw, 7)
-    assert setup_error is None and program_error is None
+    records = parse_records(raw, 7)
+    per_test = records.per_test
+    assert records.setup_error is None and records.program_error is None
+    assert records.static == {"forbidden": ["uses sorted(), which this exercise forbids (line 1)"]}
     assert per_test[0] == [{"value": 1}]
     assert len(per_test[1]) == 2
     assert per_test[2] == [_MALFORMED]
     assert per_test[3] == [_MALFORMED]  # a bad error record still counts against its test
     assert 6 not in per_test
     assert per_test[4] == [{"limit": "output"}] and per_test[5] == [{"unsupported": "a value of type X"}]
-    _, _, setup = _parse_records(b'{"setup_error": "mount failed"}\n', 1)
-    assert setup == "mount failed"
+    assert parse_records(b'{"setup_error": "mount failed"}\n', 1).setup_error == "mount failed"
+    assert parse_records(b'{"static": {"forbidden": "sorted"}}\n', 1).static is None  # malformed: no claim
 
 
 def test_a_payload_larger_than_the_socket_buffer() -> None:

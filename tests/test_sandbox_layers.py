@@ -4,6 +4,7 @@ demand, how the sandbox degrades, and the fork server's own lifecycle."""
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import shutil
 import signal
@@ -175,6 +176,23 @@ def test_mount_namespace_gives_a_size_capped_private_tmpfs(full) -> None:
     program = "import os\ndef f(x):\n    st = os.statvfs('.')\n    return st.f_blocks * st.f_frsize\n"
     result = full.run(fn_problem(((0,), 0), file_size_kb=256), program)
     assert 0 < int(result.tests[0].actual) <= 4 * 256 * 1024 + (64 << 10) + 4096
+
+
+def test_the_start_line_lists_the_layers_in_force(caplog) -> None:
+    ex = executor_without("ipcns")
+    try:
+        with caplog.at_level(logging.INFO, logger="hint_core.sandbox"):
+            ex.info()
+        messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+        started = [m for level, m in messages if level == logging.INFO and "started" in m]
+        assert len(started) == 1
+        in_force = started[0].split("layers: ")[1].split(";")[0].split(" (")[0].split(", ")
+        assert set(in_force) == set(ex.info()["layers"]) and "ipcns" not in in_force
+        assert "required: none" in started[0] and ex._get_server().base_dir in started[0]
+        warned = [m for level, m in messages if level == logging.WARNING]
+        assert warned == [f"sandbox runs without: {', '.join(sorted(set(ALL_LAYERS) - set(in_force)))}"]
+    finally:
+        ex.close()
 
 
 # --- operator's demands ---------------------------------------------------------------------------

@@ -12,6 +12,10 @@ writes one JSON line per test to the record descriptor:
     {"i": 3, "limit": "output"}              printed more than the output limit
     {"compile_error": {...}} / {"load_error": {...}}    before any test could run
 
+Before any of them, and before any code of the program runs, comes the static check's
+record (static.py) when it found something: ``{"static": {"forbidden": [...]}}``, or
+``{"static": {"too_complex": why}}`` (then nothing else follows).
+
 The program can write to that descriptor too; the parent tolerates it: a forged record
 can only claim a value (exactly what returning it would do), and a duplicate or garbled
 record makes the test fail.
@@ -31,8 +35,9 @@ from types import CodeType
 from typing import Any
 
 if __package__:
-    from . import wire
+    from . import static, wire
 else:  # imported by the fork server, outside the project package
+    import static
     import wire
 
 Emit = Callable[[dict[str, Any]], None]
@@ -94,6 +99,14 @@ def run(payload: dict[str, Any], record_fd: int, read_inputs: Callable[[], list[
     sys.stdout = _text_stream(1, "w")
     sys.stderr = _text_stream(2, "w")
     sys.stdin = _text_stream(0, "r")
+    checked = static.check(payload["program"], payload.get("forbid") or {})  # {} without forbid rules
+    if checked.get("forbidden") or "too_complex" in checked:
+        # First on the channel: nothing of the program has run yet. Sent only when there
+        # is something to say (one write less per run); a program that writes such a
+        # record first itself can only make its own verdict worse.
+        emit({"static": checked})
+    if "too_complex" in checked:
+        return
     try:
         code = compile(payload["program"], PROGRAM_FILE, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -111,6 +124,12 @@ def run(payload: dict[str, Any], record_fd: int, read_inputs: Callable[[], list[
             stream.flush()
         except BaseException:  # noqa: BLE001 - whatever the program left there
             pass
+
+
+def warm_up() -> None:
+    """Called once in the fork server: the first parse builds the AST module's types and
+    caches, which every run with forbid rules would otherwise build again for itself."""
+    static.check("import a\nb = c.d(e)\n", {"names": ["_"], "calls": ["_"], "imports": ["_"]})
 
 
 def _load(setup: CodeType, code: CodeType, module: types.ModuleType, emit: Emit) -> bool:

@@ -174,8 +174,11 @@ def _remove_if_dead(entry: os.DirEntry) -> None:
     try:
         lock = os.open(os.path.join(entry.path, "server.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        if time.time() - st.st_mtime > STALE_UNLOCKED_SECONDS:
-            shutil.rmtree(entry.path, ignore_errors=True)
+        # No lock: a server still starting (its directory is empty until it takes the
+        # lock), or what an interrupted removal left, its lock already gone (run
+        # directories can stay busy for a moment after their run died).
+        if time.time() - st.st_mtime > STALE_UNLOCKED_SECONDS or _only_runs_left(entry.path):
+            _remove_dead_dir(entry.path)
         return
     except OSError:
         return
@@ -213,6 +216,14 @@ def _remove_dead_dir(path: str) -> None:
         except OSError:
             pass
         time.sleep(0.05 * (attempt + 1))
+
+
+def _only_runs_left(path: str) -> bool:
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return bool(names) and all(name.startswith("run-") for name in names)
 
 
 def _unlink(path: str) -> None:

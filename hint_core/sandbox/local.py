@@ -3,11 +3,12 @@
     executor = ForkServerExecutor(SandboxConfig(require=frozenset({"landlock", "seccomp"})))
     result = executor.run(problem, program)   # -> RunResult; never raises for the program
 
-A run: the static checks (static.py), then the request and payload (request.py) go
-through the run's own channels (channel.py), and the verdict is computed from the
-records (verdict.py). The server (fork_server.py, server.py) starts on the first run,
-from the keeper thread (keeper.py), and is replaced when it dies; the only lock is held
-while a server starts, so runs from many threads proceed side by side.
+A run: the request and payload (request.py) go through the run's own channels
+(channel.py); the child checks the program statically (static.py) before it runs it;
+the verdict is computed from the records (verdict.py). The server (fork_server.py,
+server.py) starts on the first run, from the keeper thread (keeper.py), and is replaced
+when it dies; the only lock is held while a server starts, so runs from many threads
+proceed side by side.
 """
 
 from __future__ import annotations
@@ -117,11 +118,10 @@ class ForkServerExecutor:
     def run(self, problem: Problem, program: str) -> RunResult:
         """Run `program` against every test of `problem`, confined. Never raises for
         anything the program does; SandboxError only when the sandbox itself fails."""
-        checked = static.inspect(program, problem.forbid)
-        if checked.too_complex:
-            return verdict.not_run(problem, Status.TOO_COMPLEX, checked.too_complex)
-        result = self._run(problem, program)
-        return verdict.forbidden(result, checked.forbidden) if checked.forbidden else result
+        too_long = static.too_long(program)  # not even sent; the rest is checked in the child
+        if too_long:
+            return verdict.not_run(problem, Status.TOO_COMPLEX, too_long)
+        return self._run(problem, program)
 
     def _run(self, problem: Problem, program: str) -> RunResult:
         for attempt in range(2):

@@ -24,8 +24,9 @@ def server_request(problem: Problem, workdir: str) -> dict[str, Any]:
 
 
 def child_payload(problem: Problem, program: str) -> bytes:
-    """The child's part, in two frames: the program with the setup code and the assets
-    (read before the program is loaded), then the test *inputs* (read after)."""
+    """The child's part, in two frames: the program with the setup code, the forbidden
+    constructs and the assets (read before the program is loaded), then the test *inputs*
+    (read after)."""
     try:
         if problem.kind == "function":
             inputs = [{"f": problem.test_function(t), "args": wire.encode(list(t.args)),
@@ -34,8 +35,10 @@ def child_payload(problem: Problem, program: str) -> bytes:
             inputs = [{"stdin": t.stdin} for t in problem.tests]
     except wire.BadValue as exc:
         raise ValueError(f"{problem.id}: a test input cannot be sent to the sandbox: {exc}") from exc
+    forbid = {"names": list(problem.forbid.names), "calls": list(problem.forbid.calls),
+              "imports": list(problem.forbid.imports)}
     return framing.frame({
-        "program": program, "setup": problem.setup, "kind": problem.kind,
+        "program": program, "setup": problem.setup, "kind": problem.kind, "forbid": forbid,
         "assets": {rel: base64.b64encode(content).decode() for rel, content in problem.assets.items()},
         "recursion_limit": problem.limits.recursion_limit, "output_bytes": problem.limits.output_bytes,
     }) + framing.frame({"inputs": inputs})

@@ -610,6 +610,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     server = Server(sock, user_namespace)
+    child.warm_up()
     # Children inherit every object; a collection in a child would touch them all and
     # copy every page. Frozen objects are never examined by the collector.
     gc.freeze()

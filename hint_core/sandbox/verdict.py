@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import dataclass, field
 from typing import Any
 
 from hint_core.problems import Problem
@@ -16,6 +17,7 @@ from hint_core.sandbox import wire
 from hint_core.sandbox.channel import Collected
 from hint_core.sandbox.config import SandboxError
 from hint_core.sandbox.results import RunResult, Status, TestResult, error_text, judge
+from hint_core.sandbox.static import TOO_DEEP
 
 _MALFORMED: dict[str, Any] = {"malformed": True}
 PROGRAM_ERRORS = ("compile_error", "load_error")
@@ -42,11 +44,32 @@ def _test_record(record: dict[str, Any]) -> dict[str, Any]:
     return _MALFORMED
 
 
-def parse_records(raw: bytes, count: int) -> tuple[dict[int, list[dict]], dict[str, Any] | None, str | None]:
-    """Records per test index, the program-level error if any, and a setup error if the
-    sandbox failed before the program was loaded."""
-    per_test: dict[int, list[dict]] = {}
-    program_error = None
+@dataclass
+class Records:
+    """What the child sent, sorted: each test's records (a malformed one counts, so that
+    it fails its test), the program-level error, and the two records trusted only first
+    on the channel, before any code of the program ran."""
+
+    per_test: dict[int, list[dict]] = field(default_factory=dict)
+    program_error: dict[str, Any] | None = None
+    setup_error: str | None = None  # the sandbox failed before the program was loaded
+    static: dict[str, Any] | None = None  # static.check's answer: too_complex, or forbidden
+
+
+def _static(record: dict[str, Any]) -> dict[str, Any] | None:
+    body = record.get("static")
+    if type(body) is not dict or len(body) != 1:
+        return None
+    if type(body.get("too_complex")) is str:
+        return body
+    forbidden = body.get("forbidden")
+    if type(forbidden) is list and all(type(f) is str for f in forbidden):
+        return body
+    return None
+
+
+def parse_records(raw: bytes, count: int) -> Records:
+    found = Records()
     lines = raw.split(b"\n")
     if raw and not raw.endswith(b"\n"):
         lines[-1] = b"\x00"  # a record cut off mid-way is no record
@@ -61,14 +84,17 @@ def parse_records(raw: bytes, count: int) -> tuple[dict[int, list[dict]], dict[s
             continue
         if position == 0 and set(record) == {"setup_error"}:
             # First on the channel: only the sandbox's own code had run.
-            return {}, None, str(record["setup_error"])
+            return Records(setup_error=str(record["setup_error"]))
+        if position == 0 and set(record) == {"static"}:
+            found.static = _static(record)
+            continue
         for key in PROGRAM_ERRORS:
-            if set(record) == {key} and _valid_error(record[key]) and program_error is None:
-                program_error = {"kind": key, **record[key]}
+            if set(record) == {key} and _valid_error(record[key]) and found.program_error is None:
+                found.program_error = {"kind": key, **record[key]}
         i = record.get("i")
         if type(i) is int and 0 <= i < count and len(record) == 2:
-            per_test.setdefault(i, []).append(_test_record(record))
-    return per_test, program_error, None
+            found.per_test.setdefault(i, []).append(_test_record(record))
+    return found
 
 
 def missing_cause(problem: Problem, got: Collected) -> tuple[Status, str]:
@@ -116,20 +142,27 @@ def _unanswered(problem: Problem, index: int, records: list[dict], program_error
 
 
 def build_result(problem: Problem, got: Collected, run_time: float) -> RunResult:
-    per_test, program_error, setup_error = parse_records(got.records, len(problem.tests))
-    if setup_error is not None:
-        raise SandboxError(f"the sandbox failed to set up the run: {setup_error}")
+    records = parse_records(got.records, len(problem.tests))
+    if records.setup_error is not None:
+        raise SandboxError(f"the sandbox failed to set up the run: {records.setup_error}")
+    static = records.static or {}
+    if "too_complex" in static:
+        return not_run(problem, Status.TOO_COMPLEX, static["too_complex"])
     output = got.output.decode("utf-8", "replace")
     if got.output_total > problem.limits.output_bytes:
         limit = problem.limits.output_bytes
         output += f"\n[output truncated: {got.output_total} bytes printed, limit {limit}]"
+    program_error = records.program_error
+    if program_error is not None and program_error["kind"] == "compile_error" \
+            and program_error["type"] in ("RecursionError", "MemoryError"):
+        return not_run(problem, Status.TOO_COMPLEX, TOO_DEEP)  # Python's compiler gave up on its depth
     tests: list[TestResult] = []
     for i, test in enumerate(problem.tests):
-        records = per_test.get(i, [])
-        if len(records) == 1 and records[0] is not _MALFORMED:
-            tests.append(judge(test, problem, records[0]))
+        answers = records.per_test.get(i, [])
+        if len(answers) == 1 and answers[0] is not _MALFORMED:
+            tests.append(judge(test, problem, answers[0]))
         else:
-            tests.append(_unanswered(problem, i, records, program_error, got))
+            tests.append(_unanswered(problem, i, answers, program_error, got))
     correct = bool(tests) and all(t.passed for t in tests)
     if correct:
         status = Status.PASSED
@@ -137,11 +170,12 @@ def build_result(problem: Problem, got: Collected, run_time: float) -> RunResult
         status = Status.COMPILE_ERROR
     else:
         status = Status(next(t.status for t in tests if not t.passed))
-    return RunResult(
+    result = RunResult(
         correct=correct, status=status, tests=tests, output=output,
         error=error_text(program_error) if program_error else None,
         run_time=run_time, cpu_time=float(got.exit.get("cpu", 0.0)),
     )
+    return forbidden(result, tuple(static["forbidden"])) if static.get("forbidden") else result
 
 
 def not_run(problem: Problem, status: Status, message: str) -> RunResult:
