@@ -3,13 +3,14 @@
 A problem lives in a folder of the bank::
 
     problem_bank/<problem_id>/
-        problem.yaml        description, template, kind, tests, compare rules, limits
-        solutions/*.py      reference solutions (at least one)
+        problem.yaml        description, template, kind, functions, setup, tests, rules, limits
+        solutions/*.py      reference solutions (none is allowed: check_problems warns)
         assets/...          files copied into the work directory of every run
 
-Tests are always local: they are hidden from students and never leave this service.
-When ``BACKEND_ORCHESTRATION_GET_PROBLEMS_URL`` is set, the description and template
-shown to the LLM come from orchestration instead (it is where instructors edit them).
+problem.yaml is read by problem_format.py (docs/problems.md describes it). Tests are
+always local: they are hidden from students and never leave this service. When
+``BACKEND_ORCHESTRATION_GET_PROBLEMS_URL`` is set, the description and template shown to
+the LLM come from orchestration instead (it is where instructors edit them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import requests
-import yaml
+
+from hint_core.literals import call_text
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,20 @@ class Compare:
 
     float_tolerance: float | None = None  # absolute+relative tolerance for floats
     unordered: bool = False  # lists compared as multisets
+    bool_as_int: bool = False  # False equals 0 and True equals 1 (courses that teach C-style truth)
     whitespace: Whitespace = "rstrip_lines"  # stdin/stdout problems only
+
+
+@dataclass(frozen=True)
+class Forbid:
+    """Constructs a program may not use, found statically (parent side, before it runs)."""
+
+    names: tuple[str, ...] = ()  # any use of these names: `sum`, `sorted` (also as `key=sorted`)
+    calls: tuple[str, ...] = ()  # calls of these functions or methods: `sorted(x)`, `x.sort()`, `m.prod(x)`
+    imports: tuple[str, ...] = ()  # these modules and their submodules: `itertools`, `collections`
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.calls or self.imports)
 
 
 @dataclass(frozen=True)
@@ -72,13 +88,17 @@ class TestCase:
     kwargs: dict[str, Any] = field(default_factory=dict)
     stdin: str = ""  # stdio problems
     expected: Any = None  # return value, or expected stdout text
+    function: str | None = None  # the function this test calls; None: the problem's main function
+    transform: tuple[str, ...] = ()  # applied to the returned value before comparing (literals.py)
+    instance_of: tuple[str, ...] = ()  # the returned value must be an instance of one of these types
 
     def call_text(self, function: str | None) -> str:
-        """How the test reads in a hint: ``factorial(0)`` or ``input '3 4'``."""
-        if function is None:
+        """How the test reads in a hint: ``factorial(0)``, ``read_file().strip()`` or ``input '3 4'``.
+        `function` is the problem's main function (None for a stdio problem)."""
+        name = self.function or function
+        if name is None:
             return f"input {self.stdin!r}"
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{function}({', '.join(parts)})"
+        return call_text(name, self.args, self.kwargs, self.transform)
 
 
 @dataclass(frozen=True)
@@ -88,134 +108,123 @@ class Problem:
     description: str
     template: str
     kind: ProblemKind
-    function: str | None
+    function: str | None  # the main function (the first of `functions`); None for stdio
     tests: tuple[TestCase, ...]
-    solutions: tuple[str, ...]
+    solutions: tuple[str, ...]  # may be empty: a problem imported without reference solutions
     assets: dict[str, bytes] = field(default_factory=dict)
     compare: Compare = Compare()
     limits: Limits = Limits()
+    functions: tuple[str, ...] = ()  # every function the tests call; () means (function,)
+    setup: str = ""  # run before the program, in its namespace (course globals, imports)
+    forbid: Forbid = Forbid()
+
+    def __post_init__(self) -> None:
+        if not self.functions and self.function:
+            object.__setattr__(self, "functions", (self.function,))
+
+    def test_function(self, test: TestCase) -> str | None:
+        """The function `test` calls (None for a stdio problem)."""
+        return test.function or self.function
 
     @property
     def tests_version(self) -> str:
-        """Changes whenever the tests or the comparison rules change."""
-        payload = json.dumps(
-            {
-                "kind": self.kind,
-                "function": self.function,
-                "compare": self.compare.__dict__,
-                "tests": [[t.args, t.kwargs, t.stdin, t.expected] for t in self.tests],
-                "assets": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(self.assets.items())},
-            },
-            sort_keys=True,
-            default=repr,
-        )
+        """Changes whenever the tests, the comparison rules or what the program runs with
+        change. Problems without the newer fields keep the version they always had."""
+        content: dict[str, Any] = {
+            "kind": self.kind,
+            "function": self.function,
+            "compare": {k: v for k, v in self.compare.__dict__.items() if k != "bool_as_int" or v},
+            "tests": [_test_content(t) for t in self.tests],
+            "assets": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(self.assets.items())},
+        }
+        if self.functions != ((self.function,) if self.function else ()):
+            content["functions"] = list(self.functions)
+        if self.setup:
+            content["setup"] = self.setup
+        if self.forbid:
+            content["forbid"] = self.forbid.__dict__
+        payload = json.dumps(content, sort_keys=True, default=repr)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _require(data: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in data:
-        raise ProblemError(f"{where}: missing field '{key}'")
-    value = data[key]
-    if not isinstance(value, kind):
-        raise ProblemError(f"{where}: field '{key}' has the wrong type ({type(value).__name__})")
+def _test_content(test: TestCase) -> list[Any]:
+    args = [_canonical(a) for a in test.args]
+    content = [args, _canonical(test.kwargs), test.stdin, _canonical(test.expected)]
+    if test.function is not None or test.transform or test.instance_of:
+        content += [test.function, list(test.transform)]
+    if test.instance_of:
+        content.append(list(test.instance_of))
+    return content
+
+
+def _canonical(value: Any) -> Any:
+    """JSON that tells apart what JSON alone would merge (a tuple and a list, {1: x} and
+    {"1": x}) and orders sets stably; plain lists, str-keyed dicts and scalars come out
+    as they always did, so existing problems keep their tests_version."""
+    t = type(value)
+    if t is list:
+        return [_canonical(v) for v in value]
+    if t is tuple:
+        return {"tuple": [_canonical(v) for v in value]}
+    if t in (set, frozenset):
+        items = sorted((_canonical(v) for v in value), key=_sort_key)
+        return {t.__name__: items}
+    if t is dict:
+        if all(type(k) is str for k in value):
+            return {k: _canonical(v) for k, v in value.items()}
+        return {"dict": sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=_sort_key)}
+    if t is float and not math.isfinite(value):
+        return {"float": repr(value)}
     return value
 
 
-def _dataclass_from(cls: type, data: Any, where: str) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise ProblemError(f"{where}: must be a mapping")
-    known = cls.__dataclass_fields__
-    for key in data:
-        if key not in known:
-            raise ProblemError(f"{where}: unknown field '{key}'")
-    try:
-        return cls(**data)
-    except TypeError as exc:  # pragma: no cover - defensive
-        raise ProblemError(f"{where}: {exc}") from exc
-
-
-def _load_test(raw: Any, index: int, kind: ProblemKind, where: str) -> TestCase:
-    where = f"{where}: tests[{index}]"
-    if not isinstance(raw, dict):
-        raise ProblemError(f"{where}: must be a mapping")
-    if "expected" not in raw:
-        raise ProblemError(f"{where}: missing field 'expected'")
-    name = str(raw.get("name") or f"test {index + 1}")
-    if kind == "function":
-        args = raw.get("args", [])
-        kwargs = raw.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise ProblemError(f"{where}: 'args' must be a list and 'kwargs' a mapping")
-        return TestCase(name=name, args=tuple(args), kwargs=dict(kwargs), expected=raw["expected"])
-    stdin = raw.get("stdin", "")
-    if not isinstance(stdin, str) or not isinstance(raw["expected"], str):
-        raise ProblemError(f"{where}: 'stdin' and 'expected' must be text for a stdio problem")
-    return TestCase(name=name, stdin=stdin, expected=raw["expected"])
+def _sort_key(canonical: Any) -> str:
+    return json.dumps(canonical, sort_keys=True, default=repr)
 
 
 def load_problem_dir(folder: Path) -> Problem:
     """Read one problem folder, raising ProblemError that names the problem and field."""
+    from hint_core.problem_format import read_spec  # it builds the dataclasses defined above
+
     where = folder.name
     spec_path = folder / "problem.yaml"
     if not spec_path.is_file():
         raise ProblemError(f"{where}: problem.yaml is missing")
     try:
-        data = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"{where}: problem.yaml is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProblemError(f"{where}: problem.yaml must be a mapping")
-
-    kind = data.get("kind", "function")
-    if kind not in ("function", "stdio"):
-        raise ProblemError(f"{where}: field 'kind' must be 'function' or 'stdio'")
-    function = data.get("function")
-    if kind == "function" and not (isinstance(function, str) and function.isidentifier()):
-        raise ProblemError(f"{where}: field 'function' must name the function under test")
-    raw_tests = _require(data, "tests", list, where)
-    if not raw_tests:
-        raise ProblemError(f"{where}: field 'tests' is empty")
+        text = spec_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(f"{where}: problem.yaml is not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
+    spec = read_spec(text, where)
 
     solutions = tuple(
         p.read_text(encoding="utf-8") for p in sorted((folder / "solutions").glob("*.py"))
     )
-    if not solutions:
-        raise ProblemError(f"{where}: solutions/ holds no reference solution (*.py)")
-
     assets_dir = folder / "assets"
     assets = {}
     if assets_dir.is_dir():
         for path in sorted(assets_dir.rglob("*")):
             if path.is_file():
                 assets[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return Problem(id=folder.name, solutions=solutions, assets=assets, **spec)
 
-    return Problem(
-        id=folder.name,
-        title=str(data.get("title") or folder.name),
-        description=_require(data, "description", str, where).strip(),
-        template=_require(data, "template", str, where),
-        kind=kind,
-        function=function if kind == "function" else None,
-        tests=tuple(_load_test(t, i, kind, where) for i, t in enumerate(raw_tests)),
-        solutions=solutions,
-        assets=assets,
-        compare=_dataclass_from(Compare, data.get("compare"), f"{where}: compare"),
-        limits=_dataclass_from(Limits, data.get("limits"), f"{where}: limits"),
-    )
+
+def problem_folders(root: Path) -> list[Path]:
+    """The problem folders of a bank, by name. A folder whose name starts with a dot is
+    not a problem (the importer builds a problem there before it replaces the old one)."""
+    return sorted(f for f in Path(root).iterdir()
+                  if not f.name.startswith(".") and (f / "problem.yaml").is_file())
 
 
 class ProblemBank:
     """The problems of one folder, loaded once and kept in memory."""
 
-    def __init__(self, root: Path = DEFAULT_BANK_DIR):
+    def __init__(self, root: Path = DEFAULT_BANK_DIR) -> None:
         self.root = Path(root)
         self._problems: dict[str, Problem] = {}
-        for folder in sorted(self.root.iterdir()):
-            if (folder / "problem.yaml").is_file():
-                problem = load_problem_dir(folder)
-                self._problems[problem.id] = problem
+        for folder in problem_folders(self.root):
+            problem = load_problem_dir(folder)
+            self._problems[problem.id] = problem
 
     def ids(self) -> list[str]:
         return sorted(self._problems)
@@ -233,7 +242,8 @@ class ProblemBank:
 class ProblemSource:
     """Where the pipeline gets a problem: the bank, optionally with text from orchestration."""
 
-    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0, ttl: float = 60.0):
+    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0,
+                 ttl: float = 60.0) -> None:
         self.bank = bank
         self.remote_url = remote_url
         self.timeout = timeout

@@ -17,9 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from hint_core.problems import Problem, TestCase
-from hint_core.sandbox import get_executor
+from hint_core.sandbox import ForkServerExecutor, SandboxConfig
 
 TRIVIAL = Problem(
     id="bench", title="bench", description="", template="", kind="function", function="f",
@@ -28,18 +29,19 @@ TRIVIAL = Problem(
 PROGRAM = "def f(x):\n    return x\n"
 
 
-def _time(fn) -> float:
+def _time(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench_sandbox", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench_sandbox",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    executor = get_executor()
+    executor = ForkServerExecutor(SandboxConfig())
     layers = executor.info()["layers"]
 
     def sandboxed() -> None:
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 1:
         count = args.runs
         started = time.perf_counter()
-        threads = [threading.Thread(target=lambda: [sandboxed() for _ in range(count)]) for _ in range(args.threads)]
+        threads = [threading.Thread(target=lambda: [sandboxed() for _ in range(count)])
+                   for _ in range(args.threads)]
         for t in threads:
             t.start()
         for t in threads:

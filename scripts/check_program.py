@@ -1,10 +1,11 @@
 """Run one program file against a problem's tests in the sandbox and print the verdict.
 
-    python -m scripts.check_program PROBLEM_ID FILE
+    python -m scripts.check_program [--bank DIR] PROBLEM_ID FILE
 
 Prints one JSON object (correct, status, tests, output, run_time, first_failure, ...).
 Exit status 0 whatever the verdict; 2 on a usage error (unknown problem, missing file);
-1 if the sandbox itself failed. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR.
+1 if the sandbox itself failed. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR,
+or --bank. A problem without reference solutions is judged like any other.
 """
 
 from __future__ import annotations
@@ -16,19 +17,22 @@ import sys
 from pathlib import Path
 
 from hint_core.problems import DEFAULT_BANK_DIR, ProblemBank, ProblemError, UnknownProblem
-from hint_core.sandbox import SandboxError, run_program
+from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.check_program", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.check_program",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--bank", type=Path,
+                        default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
     parser.add_argument("problem_id")
     parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     try:
-        bank = ProblemBank(Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+        bank = ProblemBank(args.bank)
         problem = bank.get(args.problem_id)
     except (UnknownProblem, ProblemError, OSError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         program = args.file.read_text(encoding="utf-8")
@@ -36,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     try:
-        result = run_program(problem, program)
+        executor = ForkServerExecutor(SandboxConfig())
+        result = executor.run(problem, program)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

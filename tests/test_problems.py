@@ -19,11 +19,28 @@ def test_bank_holds_the_original_samples_and_more():
     assert set(SAMPLES) <= set(bank.ids())
     assert len(bank.ids()) >= 10
     assert bank.get("sum_two_numbers").function == "foo"
-    assert bank.get("read_file").assets["assets/data.txt"] == b"This is the data to read."
+    assert bank.get("read_file").assets == {"assets/data.txt": b"This is the data to read.\n"}
     assert any(bank.get(i).kind == "stdio" for i in bank.ids())
     for problem_id in bank.ids():
         problem = bank.get(problem_id)
         assert problem.description and problem.template and problem.tests and problem.solutions
+
+
+def test_the_samples_match_the_original_system():
+    """The original's read_file() takes no argument and returns assets/data.txt's text;
+    its test compares read_file().strip() with the text."""
+    bank = ProblemBank()
+    read_file = bank.get("read_file")
+    assert "def read_file():" in read_file.template and "`read_file()`" in read_file.description
+    assert [(t.args, t.kwargs, t.transform, t.expected) for t in read_file.tests] == [
+        ((), {}, ("strip",), "This is the data to read.")]
+    assert all("def read_file():" in s for s in read_file.solutions)
+    sum_two = bank.get("sum_two_numbers")
+    assert sum_two.function == "foo" and "`foo(a, b)`" in sum_two.description
+    assert bank.get("factorial").function == "factorial"
+    assert bank.get("count_vowels").function == "count_vowels"
+    vowels = {t.args: t.expected for t in bank.get("count_vowels").tests}
+    assert vowels[("Python and Anaconda",)] == 6 and vowels[("",)] == 0
 
 
 def test_unknown_problem():
@@ -35,7 +52,8 @@ def test_tests_version_changes_with_the_tests(tmp_path):
     folder = tmp_path / "double"
     (folder / "solutions").mkdir(parents=True)
     (folder / "solutions" / "a.py").write_text("def double(x):\n    return 2 * x\n")
-    spec = "description: Double it.\ntemplate: 'def double(x): pass'\nfunction: double\ntests:\n  - {args: [1], expected: 2}\n"
+    spec = ("description: Double it.\ntemplate: 'def double(x): pass'\nfunction: double\n"
+            "tests:\n  - {args: [1], expected: 2}\n")
     (folder / "problem.yaml").write_text(spec)
     before = load_problem_dir(folder).tests_version
     (folder / "problem.yaml").write_text(spec + "  - {args: [3], expected: 6}\n")
@@ -47,7 +65,8 @@ def test_tests_version_changes_with_the_tests(tmp_path):
     ("description: d\ntemplate: x\nfunction: f\ntests: []\n", "'tests' is empty"),
     ("description: d\ntemplate: x\nfunction: 3\ntests: [{args: [], expected: 1}]\n", "'function'"),
     ("description: d\ntemplate: x\nfunction: f\ntests: [{args: []}]\n", "tests[0]: missing field 'expected'"),
-    ("description: d\ntemplate: x\nfunction: f\nlimits: {cpu: 1}\ntests: [{args: [], expected: 1}]\n", "unknown field 'cpu'"),
+    ("description: d\ntemplate: x\nfunction: f\nlimits: {cpu: 1}\ntests: [{args: [], expected: 1}]\n",
+     "unknown field 'cpu'"),
     ("description: d\ntemplate: x\nkind: stdio\ntests: [{stdin: 1, expected: '1'}]\n", "'stdin'"),
 ])
 def test_malformed_problem_names_problem_and_field(tmp_path, spec, message):
@@ -68,10 +87,11 @@ def orchestration():
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             problem_id = parse_qs(urlparse(self.path).query)["problem_id"][0]
             asked.append(problem_id)
-            body = json.dumps({"task_description": f"Instructor text for {problem_id}", "template_code": "def factorial(n):\n    ...\n"}).encode()
+            body = json.dumps({"task_description": f"Instructor text for {problem_id}",
+                               "template_code": "def factorial(n):\n    ...\n"}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -16,11 +16,16 @@ import pytest
 
 from hint_core.problems import Compare, Limits, Problem, ProblemBank
 from hint_core.problems import TestCase as Case
-from hint_core.sandbox import RunResult, get_executor, run_program
+from hint_core.sandbox import ForkServerExecutor, RunResult, SandboxConfig
 from hint_core.sandbox.results import TestResult as OneTestResult  # not "Test*": pytest would collect it
 from hint_core.sandbox.results import values_equal
 
 BANK = ProblemBank()
+EXECUTOR = ForkServerExecutor(SandboxConfig())  # its server starts on the first run
+
+
+def run_program(problem: Problem, program: str) -> RunResult:
+    return EXECUTOR.run(problem, program)
 
 
 def make_problem(tests: list[Case], kind: str = "function", function: str | None = "f",
@@ -277,10 +282,12 @@ ADD = stdio_problem(("1 2\n", "3\n"), ("10 -4\n", "6\n"))
     "a, b = map(int, input().split())\nprint(a + b)\n",
     "import sys\na, b = map(int, sys.stdin.read().split())\nsys.stdout.write(f'{a + b}\\n')\n",
     "a, b = map(int, open(0).read().split())\nprint(a + b)\n",
-    "import sys\na, b = map(int, sys.stdin.buffer.read().split())\nsys.stdout.buffer.write(b'%d\\n' % (a + b))\n",
+    "import sys\na, b = map(int, sys.stdin.buffer.read().split())\n"
+    "sys.stdout.buffer.write(b'%d\\n' % (a + b))\n",
     "import os\na, b = map(int, os.read(0, 100).split())\nos.write(1, b'%d\\n' % (a + b))\n",
     "a, b = map(int, input().split())\nprint(a + b)\nexit()\n",
-    "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+    "def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\n"
+    "if __name__ == '__main__':\n    main()\n",
     "from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n"
     "print(sum(P(int(x)).a for x in input().split()))\n",
 ])
@@ -324,7 +331,9 @@ def test_stdio_exception_line_and_missing_input() -> None:
 
 
 def test_stdio_stderr_goes_to_the_output_excerpt() -> None:
-    result = run_program(ADD, "import sys\nprint('debug', file=sys.stderr)\nprint(sum(map(int, input().split())))\n")
+    result = run_program(ADD,
+                         "import sys\nprint('debug', file=sys.stderr)\n"
+                         "print(sum(map(int, input().split())))\n")
     assert result.correct
     assert result.output == "debug\ndebug\n"
 
@@ -345,7 +354,7 @@ def test_result_round_trips_through_a_dict() -> None:
 
 
 def test_a_run_leaves_no_files_and_no_processes() -> None:
-    executor = get_executor()
+    executor = EXECUTOR
     base = Path(executor._get_server().base_dir)
     program = "import threading, time\ndef factorial(n):\n    open('junk', 'w').write('x' * 1000)\n" \
               "    threading.Thread(target=time.sleep, args=(60,)).start()\n    return 1\n"
@@ -357,7 +366,7 @@ def test_a_run_leaves_no_files_and_no_processes() -> None:
 
 def _sandbox_processes() -> list[int]:
     """Processes running under any of the per-run uids (the server's block)."""
-    info = get_executor().info()
+    info = EXECUTOR.info()
     if info.get("uid_base") is None:
         return []
     low, high = info["uid_base"], info["uid_base"] + 64
@@ -388,7 +397,8 @@ def test_concurrent_runs_do_not_wait_for_each_other() -> None:
 
     threads = [threading.Thread(target=go, args=("slow", slow, "import time\ndef f(x):\n    time.sleep(1.5)\n"
                                                            "    return x\n"))]
-    threads += [threading.Thread(target=go, args=(f"quick{i}", IDENTITY, f"def f(x):\n    return x + {i % 2}\n"))
+    threads += [threading.Thread(target=go, args=(f"quick{i}", IDENTITY,
+                                                  f"def f(x):\n    return x + {i % 2}\n"))
                 for i in range(8)]
     threads[0].start()
     time.sleep(0.2)  # the slow run is under way
@@ -427,7 +437,8 @@ def test_more_runs_than_slots_wait_for_a_slot_not_for_a_timeout() -> None:
     problem = fn_problem(((1,), 1), wall_seconds=1.0, cpu_seconds=1.0)
     results: list[RunResult] = []
     threads = [threading.Thread(target=lambda: results.append(
-        run_program(problem, "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"))) for _ in range(70)]
+        run_program(problem,
+                    "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"))) for _ in range(70)]
     for t in threads:
         t.start()
     for t in threads:
@@ -469,27 +480,31 @@ def _nested(depth: int) -> list:
 
 
 def test_records_are_accepted_only_when_well_formed() -> None:
-    from hint_core.sandbox.local import _MALFORMED, _parse_records
+    from hint_core.sandbox.verdict import _MALFORMED, parse_records
     raw = b"\n".join([
+        b'{"static": {"forbidden": ["uses sorted(), which this exercise forbids (line 1)"]}}',
         b'{"i": 0, "value": 1}',
         b'{"i": 1, "value": 2}', b'{"i": 1, "value": 2}',  # duplicate
         b'{"i": 2, "value": {"s": [[1]]}}',  # undecodable value
         b'{"i": true, "value": 1}', b'{"i": 9, "value": 1}', b'{"i": 3, "value": 1, "passed": true}',
         b'{"i": 3, "error": {"type": "E", "message": "m"}}',  # error without a line
         b'{"setup_error": "late: a claim of the program, ignored"}',
+        b'{"static": {"forbidden": []}}',  # late: a claim of the program, ignored
         b'{"i": 4, "limit": "output"}', b'{"i": 5, "unsupported": "a value of type X"}',
         b'{"correct": true}', b'not json', b'{"i": 6, "value": 7}',  # the last one is cut off (no newline)
     ])
-    per_test, program_error, setup_error = _parse_records(raw, 7)
-    assert setup_error is None and program_error is None
+    records = parse_records(raw, 7)
+    per_test = records.per_test
+    assert records.setup_error is None and records.program_error is None
+    assert records.static == {"forbidden": ["uses sorted(), which this exercise forbids (line 1)"]}
     assert per_test[0] == [{"value": 1}]
     assert len(per_test[1]) == 2
     assert per_test[2] == [_MALFORMED]
     assert per_test[3] == [_MALFORMED]  # a bad error record still counts against its test
     assert 6 not in per_test
     assert per_test[4] == [{"limit": "output"}] and per_test[5] == [{"unsupported": "a value of type X"}]
-    _, _, setup = _parse_records(b'{"setup_error": "mount failed"}\n', 1)
-    assert setup == "mount failed"
+    assert parse_records(b'{"setup_error": "mount failed"}\n', 1).setup_error == "mount failed"
+    assert parse_records(b'{"static": {"forbidden": "sorted"}}\n', 1).static is None  # malformed: no claim
 
 
 def test_a_payload_larger_than_the_socket_buffer() -> None:

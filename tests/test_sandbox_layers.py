@@ -4,10 +4,12 @@ demand, how the sandbox degrades, and the fork server's own lifecycle."""
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,7 @@ from hint_core.sandbox import (
     ForkServerExecutor,
     SandboxConfig,
     SandboxUnavailable,
+    parse_layers,
 )
 from hint_core.sandbox.confine import landlock_abi
 from tests.test_sandbox import FACTORIAL, fn_problem
@@ -100,7 +103,7 @@ def test_the_child_is_confined(full) -> None:
 def test_the_server_holds_no_secret_and_no_inherited_descriptor(tmp_path) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("password")
-    held = open(secret_file)  # noqa: SIM115 - a descriptor the worker holds when the server starts
+    held = open(secret_file)
     os.environ["HINT_SANDBOX_TEST_SECRET"] = "s3cret"
     ex = ForkServerExecutor()
     try:
@@ -175,12 +178,33 @@ def test_mount_namespace_gives_a_size_capped_private_tmpfs(full) -> None:
     assert 0 < int(result.tests[0].actual) <= 4 * 256 * 1024 + (64 << 10) + 4096
 
 
+def test_the_start_line_lists_the_layers_in_force(caplog) -> None:
+    ex = executor_without("ipcns")
+    try:
+        with caplog.at_level(logging.INFO, logger="hint_core.sandbox"):
+            ex.info()
+        messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+        started = [m for level, m in messages if level == logging.INFO and "started" in m]
+        assert len(started) == 1
+        in_force = started[0].split("layers: ")[1].split(";")[0].split(" (")[0].split(", ")
+        assert set(in_force) == set(ex.info()["layers"]) and "ipcns" not in in_force
+        assert "required: none" in started[0] and ex._get_server().base_dir in started[0]
+        warned = [m for level, m in messages if level == logging.WARNING]
+        assert warned == [f"sandbox runs without: {', '.join(sorted(set(ALL_LAYERS) - set(in_force)))}"]
+    finally:
+        ex.close()
+
+
 # --- operator's demands ---------------------------------------------------------------------------
 
 
 def test_require_refuses_to_run_weaker() -> None:
-    ex = ForkServerExecutor(SandboxConfig(require=frozenset({"seccomp", "netns"}), disable=frozenset({"seccomp"})))
-    with pytest.raises(SandboxUnavailable, match="SANDBOX_REQUIRE demands seccomp"):
+    ex = ForkServerExecutor(SandboxConfig(require=frozenset({"seccomp", "netns"}),
+                                          disable=frozenset({"seccomp"})))
+    with pytest.raises(SandboxUnavailable,
+                       match="SANDBOX_REQUIRE demands seccomp.*SANDBOX_DISABLE switches off"):
+        ex.run(FACTORIAL, FACTORIAL.solutions[0])
+    with pytest.raises(SandboxUnavailable):  # and keeps refusing, without starting a server again
         ex.run(FACTORIAL, FACTORIAL.solutions[0])
     ex.close()
 
@@ -194,31 +218,32 @@ def test_require_satisfied_runs(full) -> None:
         ex.close()
 
 
-def test_config_from_the_environment() -> None:
-    config = SandboxConfig.from_env({"SANDBOX_REQUIRE": "Landlock, seccomp,netns", "SANDBOX_DISABLE": "ipcns"})
-    assert config.require == {"landlock", "seccomp", "netns"} and config.disable == {"ipcns"}
-    assert SandboxConfig.from_env({"SANDBOX_REQUIRE": "all"}).require == set(ALL_LAYERS)
-    assert SandboxConfig.from_env({}).require == frozenset()
-    with pytest.raises(ValueError, match="unknown sandbox layer.*landlok"):
-        SandboxConfig.from_env({"SANDBOX_REQUIRE": "landlok"})
-    with pytest.raises(ValueError, match="both name seccomp"):
-        SandboxConfig.from_env({"SANDBOX_REQUIRE": "seccomp", "SANDBOX_DISABLE": "seccomp"})
+def test_layer_lists_are_parsed_once_for_every_variable() -> None:
+    assert parse_layers("Landlock, seccomp,netns", "SANDBOX_REQUIRE") == {"landlock", "seccomp", "netns"}
+    assert parse_layers("all", "SANDBOX_REQUIRE") == set(ALL_LAYERS)
+    assert parse_layers(None, "SANDBOX_REQUIRE") == parse_layers(" , ", "SANDBOX_REQUIRE") == frozenset()
+    with pytest.raises(ValueError, match="SANDBOX_DISABLE: unknown sandbox layer.*landlok"):
+        parse_layers("landlok", "SANDBOX_DISABLE")
 
 
-def test_get_executor_reads_the_environment() -> None:
+def test_a_bad_config_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="SANDBOX_REQUIRE: unknown sandbox layer.*landlok"):
+        SandboxConfig(require=frozenset({"landlok"}))
+    with pytest.raises(ValueError, match="SANDBOX_UID_BASE"):
+        SandboxConfig(uid_base=0)
+
+
+def test_the_sandbox_reads_no_environment(full) -> None:
     code = textwrap.dedent("""
-        from hint_core.sandbox import get_executor
-        print(sorted(get_executor().config.require), sorted(get_executor().config.disable))
-        print(sorted(get_executor().info()["layers"]))
+        from hint_core.sandbox import ForkServerExecutor
+        ex = ForkServerExecutor()
+        print(sorted(ex.config.require), sorted(ex.config.disable), "netns" in ex.info()["layers"])
     """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_REQUIRE": "rlimits", "SANDBOX_DISABLE": "netns,ipcns"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
-    first, second = out.stdout.splitlines()
-    assert first == "['rlimits'] ['ipcns', 'netns']"
-    assert "netns" not in second and "rlimits" in second
-    env["SANDBOX_REQUIRE"] = "landlok"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert out.returncode != 0 and "unknown sandbox layer(s) landlok" in out.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_REQUIRE": "landlok", "SANDBOX_DISABLE": "netns"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "[]", str("netns" in full.info()["layers"])]
 
 
 # --- degraded modes ---------------------------------------------------------------------------------
@@ -228,12 +253,15 @@ UNPRIVILEGED = textwrap.dedent("""
     from hint_core.problems import Limits, Problem, TestCase
     from hint_core.sandbox import ForkServerExecutor
     p = Problem(id="x", title="x", description="", template="", kind="function", function="f",
-                tests=(TestCase(name="t", args=(3,), expected=6),), solutions=(), limits=Limits(wall_seconds=1))
+                tests=(TestCase(name="t", args=(3,), expected=6),), solutions=(),
+                limits=Limits(wall_seconds=1))
     ex = ForkServerExecutor()
     print(" ".join(ex.info()["layers"]))
-    for program in ["def f(x):\\n    return 2 * x\\n", "import os\\ndef f(x):\\n    return dict(os.environ)\\n",
+    for program in ["def f(x):\\n    return 2 * x\\n",
+                    "import os\\ndef f(x):\\n    return dict(os.environ)\\n",
                     "def f(x):\\n    return open('/etc/hostname').read()\\n",
-                    "import socket\\ndef f(x):\\n    socket.socket()\\n", "import os\\ndef f(x):\\n    os.fork()\\n",
+                    "import socket\\ndef f(x):\\n    socket.socket()\\n",
+                    "import os\\ndef f(x):\\n    os.fork()\\n",
                     "import time\\ndef f(x):\\n    time.sleep(10)\\n"]:
         r = ex.run(p, program)
         print(r.status, r.tests[0].actual or r.tests[0].error)
@@ -252,7 +280,8 @@ def test_unprivileged_worker() -> None:
         (stubs / f"{name}.py").write_text("")
     try:
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", UNPRIVILEGED],
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+             UNPRIVILEGED],
             env={"PYTHONPATH": f"{ROOT}:{stubs}", "PATH": "/usr/bin:/bin"}, cwd="/",
             capture_output=True, text=True, timeout=60)
     finally:
@@ -329,9 +358,9 @@ def test_daemons_are_killed_without_a_pid_namespace(full, without: tuple[str, ..
 
 WORKER = textwrap.dedent("""
     import sys, threading, time
-    from hint_core.sandbox import get_executor
+    from hint_core.sandbox import ForkServerExecutor
     from tests.test_sandbox import fn_problem
-    ex = get_executor()
+    ex = ForkServerExecutor()
     problem = fn_problem(((0,), 1), wall_seconds=60.0, cpu_seconds=60.0)
     threading.Thread(target=ex.run, args=(problem, "import time\\ndef f(x):\\n    time.sleep(60)\\n")).start()
     time.sleep(0.5)
@@ -365,7 +394,8 @@ def test_the_server_and_its_runs_die_with_the_worker() -> None:
 
 
 def test_a_worker_that_exits_without_closing_leaves_nothing() -> None:
-    code = "from hint_core.sandbox import get_executor\nprint(get_executor()._get_server().base_dir)\n"
+    code = ("from hint_core.sandbox import ForkServerExecutor\n"
+            "print(ForkServerExecutor()._get_server().base_dir)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     base_dir = done.stdout.strip()
@@ -419,3 +449,55 @@ def test_closing_the_executor_removes_its_directory() -> None:
     assert not base.exists()
     assert wait_until(lambda: not alive(pid), 3)
     assert tempfile.gettempdir()  # nothing else to clean: runs used only the base directory
+
+
+# --- where the server's directory goes ------------------------------------------------------------------
+
+
+PRIVATE_TMPDIR = textwrap.dedent("""
+    from hint_core.sandbox import ForkServerExecutor
+    from tests.test_sandbox import FACTORIAL
+    ex = ForkServerExecutor()
+    result = ex.run(FACTORIAL, FACTORIAL.solutions[0])
+    server = ex._get_server()
+    print(result.correct, result.first_failure_text(), server.base_dir, "uid" in ex.info()["layers"])
+    ex.close()
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-run uids (and so the need to traverse TMPDIR) need root")
+def test_a_private_tmpdir_does_not_stop_the_runs() -> None:
+    """TMPDIR set to a 0700 directory (as `mktemp -d` makes, and service managers set):
+    the per-run uids cannot traverse it, so the server puts its directory elsewhere."""
+    private = Path(tempfile.mkdtemp(prefix="hint-private-tmp-"))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    try:
+        done = subprocess.run([sys.executable, "-c", PRIVATE_TMPDIR], cwd=ROOT, capture_output=True,
+                              text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(private)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        correct, first_failure, base_dir, uid = done.stdout.split()
+        assert (correct, first_failure, uid) == ("True", "None", "True")
+        assert not base_dir.startswith(str(private))
+    finally:
+        shutil.rmtree(private)
+
+
+@pytest.mark.skipif(os.geteuid() != 0,
+                    reason="per-run uids (and so the need to traverse the directory) need root")
+def test_an_unreachable_sandbox_tmp_dir_is_refused_naming_the_setting(tmp_path) -> None:
+    private = tmp_path / "private"  # pytest's tmp_path is itself under a 0700 directory
+    ex = ForkServerExecutor(SandboxConfig(tmp_dir=str(private)))
+    try:
+        with pytest.raises(SandboxUnavailable,
+                           match=f"SANDBOX_TMP_DIR={private} cannot be reached by the per-run"):
+            ex.run(FACTORIAL, FACTORIAL.solutions[0])
+    finally:
+        ex.close()
+    # Without per-run uids the same directory is fine.
+    ex = ForkServerExecutor(SandboxConfig(tmp_dir=str(private), disable=frozenset({"uid"})))
+    try:
+        assert ex.run(FACTORIAL, FACTORIAL.solutions[0]).correct
+        assert ex._get_server().base_dir.startswith(str(private))
+    finally:
+        ex.close()

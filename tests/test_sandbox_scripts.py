@@ -19,7 +19,8 @@ BANK = ROOT / "hint_core" / "problem_bank"
 
 
 def script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120,
                           env={**os.environ, **(env or {})})
 
 
@@ -107,11 +108,13 @@ def test_check_problems_names_the_problem_and_the_field(tmp_path, capsys) -> Non
                                                "wrong.py": "def double(x):\n    return x\n"})
     write_problem(bank, "template_passes", GOOD.replace("pass", "return x + x"),
                   {"ok.py": "def double(x):\n    return 2 * x\n"})
-    write_problem(bank, "bad_limits", GOOD + "    limits: {memory_mb: 8, cpu_seconds: '2', wall_seconds: 1}\n",
+    write_problem(bank, "bad_limits",
+                  GOOD + "    limits: {memory_mb: 8, cpu_seconds: '2', wall_seconds: 1}\n",
                   {"ok.py": "def double(x):\n    return 2 * x\n"})
     write_problem(bank, "bad_value", GOOD.replace("expected: 4", "expected: 2024-01-01"),
                   {"ok.py": "def double(x):\n    return 2 * x\n"})
-    write_problem(bank, "no_tests", GOOD.replace("      - {args: [2], expected: 4}\n", "").replace("tests:", "tests: []"),
+    no_tests = GOOD.replace("      - {args: [2], expected: 4}\n", "").replace("tests:", "tests: []")
+    write_problem(bank, "no_tests", no_tests,
                   {"ok.py": "pass\n"})
     assert check_problems.main(["--bank", str(bank)]) == 1
     out = capsys.readouterr().out
@@ -121,7 +124,7 @@ def test_check_problems_names_the_problem_and_the_field(tmp_path, capsys) -> Non
     assert "bad_limits: limits.memory_mb is 8" in out
     assert "bad_limits: limits.cpu_seconds must be a number, not '2'" in out
     assert "bad_value: tests[0] (test 1): 'expected' holds a value of type date" in out
-    assert "no_tests: field 'tests' is empty" in out
+    assert "no_tests: problem.yaml, line 8: field 'tests' is empty" in out
     assert "1 of 6 problems sound" in out
 
 

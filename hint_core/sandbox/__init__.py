@@ -1,47 +1,32 @@
-"""Running untrusted programs against a problem's tests.
+"""Running untrusted programs against a problem's tests. See docs/sandbox.md.
 
-Callers use ``run_program(problem, program) -> RunResult`` and nothing else; how the
-program is isolated can change underneath without touching them. See docs/sandbox.md.
+The caller builds the executor from its settings and keeps it for the process's life:
 
-Operator settings (environment of the worker process, read once):
+    from hint_core.sandbox import ForkServerExecutor, SandboxConfig
+    executor = ForkServerExecutor(SandboxConfig(require=parse_layers(text, "SANDBOX_REQUIRE")))
+    result = executor.run(problem, program)   # -> RunResult
 
-- ``SANDBOX_REQUIRE=landlock,seccomp,netns`` (or ``all``): refuse to run, raising
-  ``SandboxUnavailable``, rather than run without these layers.
-- ``SANDBOX_DISABLE=...``: switch layers off (for a kernel where one misbehaves).
-- ``SANDBOX_UID_BASE`` (default 40000): first uid of the per-run uids.
-- ``SANDBOX_TMP_DIR``: where run directories are made (default: the system's).
+The sandbox reads no environment: ``SandboxConfig`` holds the operator's settings
+(``SANDBOX_REQUIRE``, ``SANDBOX_DISABLE``, ``SANDBOX_UID_BASE``, ``SANDBOX_TMP_DIR`` are
+parsed by the service's settings; ``layers.parse_layers`` reads a layer list). How a
+program is isolated can change underneath without touching callers.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Protocol
 
 from hint_core.problems import Problem
-from hint_core.sandbox.local import (
-    ALL_LAYERS,
-    ForkServerExecutor,
-    SandboxConfig,
-    SandboxError,
-    SandboxUnavailable,
-)
-from hint_core.sandbox.results import RunResult, TestResult
+from hint_core.sandbox.compat import get_executor, run_program  # transitional: see compat.py
+from hint_core.sandbox.config import SandboxConfig, SandboxError, SandboxUnavailable
+from hint_core.sandbox.layers import ALL_LAYERS, parse_layers
+from hint_core.sandbox.local import ForkServerExecutor
+from hint_core.sandbox.results import RunResult, Status, TestResult
+from hint_core.sandbox.static import too_complex
 
 
 class Executor(Protocol):
     def run(self, problem: Problem, program: str) -> RunResult: ...
-
-
-@cache
-def get_executor() -> ForkServerExecutor:
-    """The process's executor; its fork server starts on first use, in this process."""
-    return ForkServerExecutor(SandboxConfig.from_env())
-
-
-def run_program(problem: Problem, program: str) -> RunResult:
-    """Run `program` against every test of `problem`, confined; never raises for
-    anything the program does (only SandboxError when the sandbox itself fails)."""
-    return get_executor().run(problem, program)
 
 
 __all__ = [
@@ -52,7 +37,10 @@ __all__ = [
     "SandboxConfig",
     "SandboxError",
     "SandboxUnavailable",
+    "Status",
     "TestResult",
     "get_executor",
+    "parse_layers",
     "run_program",
+    "too_complex",
 ]

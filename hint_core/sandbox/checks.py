@@ -1,6 +1,7 @@
 """Checks that a problem is sound: sane limits, sendable tests, solutions that pass and a
 template that fails. Used by ``python -m scripts.check_problems``; every message names
-the problem and the field."""
+the problem and the field. Warnings (a problem without reference solutions) do not make
+a problem unsound."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from hint_core.problems import Compare, Limits, Problem
-from hint_core.sandbox import wire
-from hint_core.sandbox.local import ForkServerExecutor
+from hint_core.sandbox import Executor, wire
 
 # field: (type, lowest sane value, highest sane value)
 LIMIT_RANGES: dict[str, tuple[type, float, float]] = {
@@ -49,10 +49,12 @@ def check_compare(problem: Problem) -> list[str]:
     tol = c.float_tolerance
     if tol is not None and (type(tol) not in (int, float) or not (0 <= tol < 1) or math.isnan(tol)):
         errors.append(f"{problem.id}: compare.float_tolerance must be a number in [0, 1), not {tol!r}")
-    if type(c.unordered) is not bool:
-        errors.append(f"{problem.id}: compare.unordered must be true or false, not {c.unordered!r}")
+    for flag in ("unordered", "bool_as_int"):
+        if type(getattr(c, flag)) is not bool:
+            errors.append(f"{problem.id}: compare.{flag} must be true or false, not {getattr(c, flag)!r}")
     if c.whitespace not in ("exact", "rstrip_lines", "tokens"):
-        errors.append(f"{problem.id}: compare.whitespace must be exact, rstrip_lines or tokens, not {c.whitespace!r}")
+        errors.append(f"{problem.id}: compare.whitespace must be exact, rstrip_lines or tokens, "
+                      f"not {c.whitespace!r}")
     return errors
 
 
@@ -65,7 +67,8 @@ def check_tests(problem: Problem) -> list[str]:
             errors.append(f"{where}: name repeats an earlier test's")
         seen.add(test.name)
         if problem.kind == "function":
-            for label, value in (("args", list(test.args)), ("kwargs", dict(test.kwargs)), ("expected", test.expected)):
+            values = (("args", list(test.args)), ("kwargs", dict(test.kwargs)), ("expected", test.expected))
+            for label, value in values:
                 try:
                     wire.encode(value)
                 except wire.BadValue as exc:
@@ -88,7 +91,16 @@ def check_assets(problem: Problem) -> list[str]:
     return errors
 
 
-def check_problem(problem: Problem, executor: ForkServerExecutor, folder: Path | None = None) -> list[str]:
+def problem_warnings(problem: Problem) -> list[str]:
+    """What is allowed but worth an instructor's attention."""
+    warnings = []
+    if not problem.solutions:
+        warnings.append(f"{problem.id}: solutions/ holds no reference solution: the tests are not checked "
+                        f"against a correct program, and hints start with no working program to build on")
+    return warnings
+
+
+def check_problem(problem: Problem, executor: Executor, folder: Path | None = None) -> list[str]:
     """Every error found, each naming the problem and the field; empty when sound."""
     errors = check_limits(problem.id, problem.limits) + check_compare(problem) + check_tests(problem) \
         + check_assets(problem)

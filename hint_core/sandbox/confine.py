@@ -158,7 +158,8 @@ FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, or 0 when Landlock is unavailable."""
-    result = _libc.syscall(SYS_landlock_create_ruleset, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION)
+    result = _libc.syscall(SYS_landlock_create_ruleset, None, ctypes.c_size_t(0),
+                           LANDLOCK_CREATE_RULESET_VERSION)
     return max(int(result), 0)
 
 
@@ -184,7 +185,8 @@ def apply_landlock(abi: int, read_only: list[str], read_write: list[str]) -> Non
     attr = struct.pack("<QQQ", fs, net, scoped)
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     buf = ctypes.create_string_buffer(attr[:size], size)
-    ruleset = _check(_libc.syscall(SYS_landlock_create_ruleset, buf, ctypes.c_size_t(size), 0), "landlock_create_ruleset")
+    ruleset = _check(_libc.syscall(SYS_landlock_create_ruleset, buf, ctypes.c_size_t(size), 0),
+                     "landlock_create_ruleset")
     try:
         rw = fs & ~(FS_EXECUTE | FS_MAKE_CHAR | FS_MAKE_BLOCK | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_IOCTL_DEV)
         for paths, rights in ((read_only, READ), (read_write, rw)):
@@ -198,7 +200,8 @@ def apply_landlock(abi: int, read_only: list[str], read_write: list[str]) -> Non
                     if not stat.S_ISDIR(os.fstat(fd).st_mode):
                         allowed &= FILE_RIGHTS & fs
                     rule = ctypes.create_string_buffer(struct.pack("<Qi", allowed, fd), 12)
-                    _check(_libc.syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0), f"landlock_add_rule {path}")
+                    _check(_libc.syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0),
+                           f"landlock_add_rule {path}")
                 finally:
                     os.close(fd)
         _check(_libc.syscall(SYS_landlock_restrict_self, ruleset, 0), "landlock_restrict_self")

@@ -21,26 +21,31 @@ The server itself is a child subreaper with a parent-death signal, and exits whe
 worker's end of the socket closes, killing every run it still has.
 """
 
+from __future__ import annotations
+
 import base64
 import errno
 import fcntl
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import socket
 import stat
-import struct
 import sys
 import sysconfig
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import child  # noqa: E402
 import confine  # noqa: E402
+import framing  # noqa: E402
 import wire  # noqa: E402
 
 del sys.path[0]
@@ -57,13 +62,10 @@ PRELOAD = ("math", "collections", "itertools", "functools", "re", "string", "hea
 for _name in PRELOAD:
     __import__(_name)
 
-LAYERS = ("process", "rlimits", "no_new_privs", "landlock", "seccomp", "uid", "pidns", "netns",
-          "ipcns", "mountns")
-MAX_PAYLOAD = 256 * 1024 * 1024
 UID_BLOCK = 64  # uids (and so concurrent runs) per server
 
 
-def log(message):
+def log(message: str) -> None:
     try:
         os.write(2, f"hint-sandbox-server[{os.getpid()}]: {message}\n".encode())
     except OSError:
@@ -73,7 +75,7 @@ def log(message):
 # --- start-up: what this machine allows -----------------------------------------------
 
 
-def _probe(action):
+def _probe(action: Callable[[], object]) -> bool:
     """Try `action` in a throwaway child: layers are detected by doing, not by guessing."""
     pid = os.fork()
     if pid == 0:
@@ -86,7 +88,7 @@ def _probe(action):
     return status == 0
 
 
-def _other_can_read(path):
+def _other_can_read(path: str) -> bool:
     """Whether a uid with no relation to the files could read `path` (DAC only)."""
     path = os.path.realpath(path)
     parts = path.split("/")
@@ -100,15 +102,15 @@ def _other_can_read(path):
     return bool(os.stat(path).st_mode & 0o004)
 
 
-def _try_uid(uid):
-    def action():
+def _try_uid(uid: int) -> Callable[[], None]:
+    def action() -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     return action
 
 
-def detect(disabled, uid_probe):
+def detect(disabled: set[str], uid_probe: int | None) -> tuple[set[str], int]:
     have = {"process"}
     if _probe(lambda: confine.set_rlimits({"CORE": 0})):
         have.add("rlimits")
@@ -119,7 +121,8 @@ def detect(disabled, uid_probe):
             lambda: (confine.set_no_new_privs(), confine.apply_landlock(abi, ["/"], []))):
         have.add("landlock")
     if confine.seccomp_supported() and "no_new_privs" in have and _probe(
-            lambda: (confine.set_no_new_privs(), confine.apply_seccomp(confine.seccomp_program(os.getpid())))):
+            lambda: (confine.set_no_new_privs(),
+                     confine.apply_seccomp(confine.seccomp_program(os.getpid())))):
         have.add("seccomp")
     for name, flag in (("pidns", confine.CLONE_NEWPID), ("netns", confine.CLONE_NEWNET),
                        ("ipcns", confine.CLONE_NEWIPC), ("mountns", confine.CLONE_NEWNS)):
@@ -140,7 +143,7 @@ def detect(disabled, uid_probe):
 class Run:
     __slots__ = ("pid", "ctl", "deadline", "slot", "reason", "killed", "started")
 
-    def __init__(self, pid, ctl, deadline, slot):
+    def __init__(self, pid: int, ctl: socket.socket, deadline: float, slot: int) -> None:
         self.pid, self.ctl, self.deadline, self.slot = pid, ctl, deadline, slot
         self.reason = None
         self.killed = False
@@ -148,14 +151,14 @@ class Run:
 
 
 class Server:
-    def __init__(self, sock, user_namespace=False):
+    def __init__(self, sock: socket.socket, user_namespace: bool = False) -> None:
         self.sock = sock
         self.user_namespace = user_namespace
         self.server_pid = os.getpid()
         self.runs = {}  # pid -> Run
         self.by_ctl = {}  # ctl fd -> Run
         self.pending = []  # requests waiting for a uid slot
-        config = json.loads(sock.recv(65536))
+        config = framing.read_message(sock.recv(framing.MAX_MESSAGE))
         self.base_dir = config["base_dir"]
         # Held while we live: a worker that finds this directory with the lock free knows
         # its server is dead and removes it (a SIGKILL leaves no chance to clean up).
@@ -166,12 +169,15 @@ class Server:
         self.uid_base = None
         self.lock_fd = None
         if "uid" in self.layers:
-            self.uid_base = self._claim_uid_block(config["uid_base"], config["uid_blocks"], config["lock_dir"])
+            self.uid_base = self._claim_uid_block(config["uid_base"], config["uid_blocks"],
+                                                  config["lock_dir"])
             if self.uid_base is None:
                 self.layers.discard("uid")
         self.free_slots = list(range(UID_BLOCK - 1, -1, -1))
         self.seccomp_cache = {}
-        self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if "pidns" in self.layers else None
+        self.pidns_fd = None
+        if "pidns" in self.layers:
+            self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.pyroot = None
         self.prefix = os.path.realpath(sys.base_prefix)
@@ -182,12 +188,13 @@ class Server:
             os.makedirs(self.pyroot, mode=0o755, exist_ok=True)
         self.read_paths = self._read_paths()
         self.moved_paths = _moved_paths(self.prefix, self.pyroot) if self.pyroot else None
-        sock.send(json.dumps({"layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
-                              "uid_base": self.uid_base, "python": sys.version.split()[0],
-                              "user_namespace": self.user_namespace,
-                              "pyroot": self.pyroot}).encode())
+        framing.send_message(sock, {
+            "layers": sorted(self.layers), "landlock_abi": self.abi, "pid": os.getpid(),
+            "uid_base": self.uid_base, "python": sys.version.split()[0],
+            "user_namespace": self.user_namespace, "pyroot": self.pyroot,
+        })
 
-    def _claim_uid_block(self, base, blocks, lock_dir):
+    def _claim_uid_block(self, base: int, blocks: int, lock_dir: str) -> int | None:
         """Several worker processes each have a server: each takes its own block of
         uids, held by an flock for the server's lifetime (released when it dies)."""
         os.makedirs(lock_dir, mode=0o700, exist_ok=True)
@@ -209,7 +216,7 @@ class Server:
         log("no free block of sandbox uids; running without a per-run uid")
         return None
 
-    def _read_paths(self):
+    def _read_paths(self) -> list[str]:
         """What the program may read: the interpreter's library, shared libraries, time
         zones, a few device files. Nothing is executable; nothing else is readable."""
         paths = [p for p in sys.path if p] + [sysconfig.get_paths()["stdlib"], self.prefix]
@@ -226,7 +233,7 @@ class Server:
 
     # -- loop --------------------------------------------------------------------------
 
-    def serve(self):
+    def serve(self) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -260,15 +267,15 @@ class Server:
                     self._kill(run, "timeout")
             self._reap()
 
-    def _accept(self):
+    def _accept(self) -> bool:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 3)
+            msg, fds, _flags, _addr = socket.recv_fds(self.sock, framing.MAX_MESSAGE, 3)
         except InterruptedError:
             return True
         if not msg and not fds:
             return False  # the worker is gone
         try:
-            request = json.loads(msg)
+            request = framing.read_message(msg)
             if len(fds) != 3:
                 raise ValueError("expected 3 descriptors")
         except ValueError as exc:
@@ -280,7 +287,7 @@ class Server:
         self._start_pending()
         return True
 
-    def _start_pending(self):
+    def _start_pending(self) -> None:
         while self.pending and self.free_slots:
             request, fds = self.pending.pop(0)
             slot = self.free_slots.pop()
@@ -291,19 +298,19 @@ class Server:
             except OSError as exc:
                 log(f"fork failed: {exc}")
                 self.free_slots.append(slot)
-                _send(ctl, {"error": f"fork failed: {exc}"})
+                framing.send_message(ctl, {"error": f"fork failed: {exc}"})
                 ctl.close()
                 continue
             finally:
                 os.close(data_fd)
                 os.close(out_fd)
             run = Run(pid, ctl, time.monotonic() + float(request["limits"]["wall_seconds"]), slot)
-            _send(ctl, {"started": pid})  # the worker's clock starts now, not while queued
+            framing.send_message(ctl, {"started": pid})  # the worker's clock starts now, not while queued
             self.runs[pid] = run
             self.by_ctl[ctl.fileno()] = run
             self.poller.register(ctl.fileno(), select.POLLIN)
 
-    def _fork(self, request, data_fd, out_fd, slot):
+    def _fork(self, request: dict[str, Any], data_fd: int, out_fd: int, slot: int) -> int:
         if self.pidns_fd is not None:
             confine.unshare(confine.CLONE_NEWPID)  # for the next child only ...
         try:
@@ -318,7 +325,7 @@ class Server:
             confine.setns(self.pidns_fd, confine.CLONE_NEWPID)  # ... so back to our own
         return pid
 
-    def _control(self, run):
+    def _control(self, run: Run) -> None:
         try:
             data = run.ctl.recv(4096)
         except OSError:
@@ -331,13 +338,13 @@ class Server:
             self._kill(run, "cancelled")
             return
         try:
-            message = json.loads(data)
+            message = framing.read_message(data)
         except ValueError:
             return
         if "kill" in message:
             self._kill(run, str(message["kill"]))
 
-    def _kill(self, run, reason):
+    def _kill(self, run: Run, reason: str) -> None:
         if run.reason is None:
             run.reason = reason
         run.killed = True
@@ -347,7 +354,7 @@ class Server:
             except OSError:
                 pass
 
-    def _reap(self):
+    def _reap(self) -> None:
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -360,7 +367,7 @@ class Server:
                 self._finish(run, status, usage)
             # else: an orphan reparented to us (we are a subreaper), now reaped
 
-    def _finish(self, run, status, usage):
+    def _finish(self, run: Run, status: int, usage: resource.struct_rusage) -> None:
         if "pidns" not in self.layers:
             # Without a PID namespace, what the run left must be found: its process
             # group, its uid, and orphans that were reparented to us.
@@ -376,13 +383,13 @@ class Server:
         if run.ctl is not None:
             self.poller.unregister(run.ctl.fileno())
             del self.by_ctl[run.ctl.fileno()]
-            _send(run.ctl, {"status": status, "cpu": usage.ru_utime + usage.ru_stime,
+            framing.send_message(run.ctl, {"status": status, "cpu": usage.ru_utime + usage.ru_stime,
                             "maxrss_kb": usage.ru_maxrss, "reason": run.reason,
                             "elapsed": time.monotonic() - run.started})
             run.ctl.close()
         self._start_pending()
 
-    def _kill_orphans(self):
+    def _kill_orphans(self) -> None:
         me = str(os.getpid())
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) in self.runs:
@@ -398,7 +405,7 @@ class Server:
                 except OSError:
                     pass
 
-    def _shutdown(self):
+    def _shutdown(self) -> None:
         for run in list(self.runs.values()):
             self._kill(run, "shutdown")
         deadline = time.monotonic() + 2
@@ -412,7 +419,7 @@ class Server:
 
     # -- in the child ------------------------------------------------------------------
 
-    def _child(self, request, data_fd, out_fd, slot):
+    def _child(self, request: dict[str, Any], data_fd: int, out_fd: int, slot: int) -> NoReturn:
         """Confine this freshly forked process, then run the harness. Never returns."""
         status = 70
         record_fd = 3
@@ -426,13 +433,14 @@ class Server:
             os.setsid()  # our own process group and session: one killpg stops them all
             # Descriptors: stdin /dev/null, stdout and stderr the output pipe, 3 the
             # record socket, and nothing else (not the server's sockets, not its locks).
-            devnull, out_fd, data_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (self.devnull, out_fd, data_fd))
+            devnull, out_fd, data_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+                                        for fd in (self.devnull, out_fd, data_fd))
             os.dup2(devnull, 0)
             os.dup2(out_fd, 1)
             os.dup2(out_fd, 2)
             os.dup2(data_fd, record_fd)
             os.closerange(record_fd + 1, 1 << 20)
-            payload = _read_frame(record_fd)  # the program and its assets; the inputs come later
+            payload = framing.read_frame(record_fd)  # the program and its assets; the inputs come later
             limits = request["limits"]
             uid = self.uid_base + slot if "uid" in self.layers else None
             flags = 0
@@ -447,13 +455,15 @@ class Server:
             if "mountns" in self.layers:
                 confine.mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
                 owner = f",uid={uid},gid={uid}" if uid is not None else ""
-                confine.mount("tmpfs", workdir, "tmpfs", confine.MS_NOSUID | confine.MS_NODEV | confine.MS_NOEXEC,
+                confine.mount("tmpfs", workdir, "tmpfs",
+                              confine.MS_NOSUID | confine.MS_NODEV | confine.MS_NOEXEC,
                               f"size={int(request['disk_bytes'])},nr_inodes={int(request['disk_inodes'])},"
                               f"mode=0700{owner}")
                 if self.pyroot:
                     confine.mount(self.prefix, self.pyroot, None, confine.MS_BIND | confine.MS_REC)
-                    confine.mount(None, self.pyroot, None, confine.MS_REMOUNT | confine.MS_BIND | confine.MS_RDONLY
-                                  | confine.MS_NOSUID | confine.MS_NODEV)
+                    read_only = confine.MS_REMOUNT | confine.MS_BIND | confine.MS_RDONLY | confine.MS_NOSUID \
+                        | confine.MS_NODEV
+                    confine.mount(None, self.pyroot, None, read_only)
             elif uid is not None:
                 os.chown(workdir, uid, uid)
             rlimits = {"AS": int(limits["memory_mb"]) << 20, "FSIZE": int(limits["file_size_kb"]) << 10,
@@ -484,7 +494,7 @@ class Server:
                 program = self.seccomp_cache.get(os.getpid()) or confine.seccomp_program(os.getpid())
                 confine.apply_seccomp(program)
             student_started = True
-            child.run(payload, record_fd, lambda: _read_frame(record_fd)["inputs"])
+            child.run(payload, record_fd, lambda: framing.read_frame(record_fd)["inputs"])
             status = 0
         except BaseException as exc:  # noqa: BLE001
             if not student_started:
@@ -499,7 +509,7 @@ class Server:
             os._exit(status)
 
 
-def _remove_tree(path):
+def _remove_tree(path: str) -> None:
     """shutil is not loaded here; run directories are empty mount points or small."""
     for root, dirs, files in os.walk(path, topdown=False):
         for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
@@ -518,32 +528,7 @@ def _remove_tree(path):
         pass
 
 
-def _send(sock, message):
-    try:
-        sock.send(json.dumps(message).encode())
-    except OSError:
-        pass
-
-
-def _read_exact(fd, n):
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("the worker closed the channel before sending the program")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd):
-    (size,) = struct.unpack("<Q", _read_exact(fd, 8))
-    if size > MAX_PAYLOAD:
-        raise ValueError("payload too large")
-    return json.loads(_read_exact(fd, size))
-
-
-def _write_asset(rel, content):
+def _write_asset(rel: str, content: bytes) -> None:
     parts = [p for p in rel.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts):
         raise ValueError(f"bad asset path {rel!r}")
@@ -561,10 +546,10 @@ def _write_asset(rel, content):
         os.close(fd)
 
 
-def _moved_paths(prefix, pyroot):
+def _moved_paths(prefix: str, pyroot: str) -> tuple[list[str], list[tuple[list[str], list[str]]]]:
     """sys.path and the loaded packages' __path__ as seen through the bind mount of the
     interpreter's library; computed once here, applied in every child."""
-    def moved(path):
+    def moved(path: str) -> str:
         real = os.path.realpath(path)
         if real == prefix or real.startswith(prefix + "/"):
             return pyroot + real[len(prefix):]
@@ -578,7 +563,7 @@ def _moved_paths(prefix, pyroot):
     return [moved(p) if p else p for p in sys.path], packages
 
 
-def _use_moved_paths(sys_path, packages):
+def _use_moved_paths(sys_path: list[str], packages: list[tuple[list[str], list[str]]]) -> None:
     """Import from the readable bind mount of the interpreter's library from now on."""
     sys.path[:] = sys_path
     for path, new in packages:
@@ -586,7 +571,7 @@ def _use_moved_paths(sys_path, packages):
     sys.path_importer_cache.clear()
 
 
-def _become_namespace_root(sock_fd, disabled):
+def _become_namespace_root(sock_fd: int, disabled: set[str]) -> bool:
     """Unprivileged, the server can still give its runs namespaces: it becomes root of
     its own user namespace, then the init of a PID namespace that this user namespace
     owns (so that it may re-enter it after creating one for each child). The original
@@ -609,7 +594,7 @@ def _become_namespace_root(sock_fd, disabled):
     return True
 
 
-def main():
+def main() -> None:
     fd = int(sys.argv[1])
     parent = int(sys.argv[2])
     confine.set_pdeathsig(signal.SIGKILL)
@@ -625,6 +610,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     server = Server(sock, user_namespace)
+    child.warm_up()
     # Children inherit every object; a collection in a child would touch them all and
     # copy every page. Frozen objects are never examined by the collector.
     gc.freeze()

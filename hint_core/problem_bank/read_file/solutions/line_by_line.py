@@ -1,6 +1,6 @@
-def read_file(path):
+def read_file():
     content = ""
-    with open(path) as f:
+    with open("assets/data.txt") as f:
         for line in f:
             content += line
     return content

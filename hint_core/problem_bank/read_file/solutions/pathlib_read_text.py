@@ -1,5 +1,5 @@
 from pathlib import Path
 
 
-def read_file(path):
-    return Path(path).read_text()
+def read_file():
+    return Path("assets/data.txt").read_text()

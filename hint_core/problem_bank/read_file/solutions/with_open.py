@@ -1,3 +1,3 @@
-def read_file(path):
-    with open(path) as f:
+def read_file():
+    with open("assets/data.txt") as f:
         return f.read()
