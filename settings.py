@@ -26,7 +26,7 @@ from dotenv import load_dotenv
 from hint_core.errors import ConfigError
 from hint_core.lifecycle import Step
 from hint_core.problem_source import Execution
-from hint_core.sandbox.local import ALL_LAYERS
+from hint_core.sandbox.layers import parse_layers
 
 ROOT = Path(__file__).resolve().parent
 
@@ -132,20 +132,16 @@ class _Reader:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
 
     def layers(self, name: str, default: frozenset[str] = frozenset()) -> frozenset[str]:
+        """Sandbox layer names (hint_core/sandbox/layers.py); "none" explicitly asks for none."""
         raw = self.text(name)
         if raw is None:
             return default
-        names = {n.strip().lower() for n in raw.split(",") if n.strip()}
-        if names == {"none"}:
+        if raw.strip().lower() == "none":
             return frozenset()
-        if "all" in names:
-            names = (names - {"all"}) | set(ALL_LAYERS)
-        unknown = names - set(ALL_LAYERS)
-        if unknown:
-            raise SettingsError(
-                f"{name}: unknown sandbox layer(s) {', '.join(sorted(unknown))}; known: {', '.join(ALL_LAYERS)}, all"
-            )
-        return frozenset(names)
+        try:
+            return parse_layers(raw, name)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
 
     def items(self, name: str) -> tuple[str, ...]:
         """A comma-separated list."""

@@ -19,13 +19,9 @@ import hashlib
 import json
 import logging
 import math
-import threading
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import requests
 
 from hint_core.literals import call_text
 
@@ -238,47 +234,3 @@ class ProblemBank:
         except KeyError:
             raise UnknownProblem(f"unknown problem_id '{problem_id}'") from None
 
-
-class ProblemSource:
-    """Where the pipeline gets a problem: the bank, optionally with text from orchestration."""
-
-    def __init__(self, bank: ProblemBank, remote_url: str | None = None, timeout: float = 5.0,
-                 ttl: float = 60.0) -> None:
-        self.bank = bank
-        self.remote_url = remote_url
-        self.timeout = timeout
-        self.ttl = ttl  # every step of a request needs the problem: ask orchestration once a minute
-        self._fetched: dict[str, tuple[float, Problem]] = {}
-        self._lock = threading.Lock()
-
-    def knows(self, problem_id: str) -> bool:
-        return problem_id in self.bank
-
-    def get(self, problem_id: str) -> Problem:
-        problem = self.bank.get(problem_id)
-        if not self.remote_url:
-            return problem
-        with self._lock:
-            cached = self._fetched.get(problem_id)
-        if cached and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
-        fetched = self._fetch(problem)
-        with self._lock:
-            self._fetched[problem_id] = (time.monotonic(), fetched)
-        return fetched
-
-    def _fetch(self, problem: Problem) -> Problem:
-        problem_id = problem.id
-        try:
-            reply = requests.get(self.remote_url, params={"problem_id": problem_id}, timeout=self.timeout)
-            reply.raise_for_status()
-            data = reply.json()
-            return replace(
-                problem,
-                description=str(data.get("task_description") or problem.description),
-                template=str(data.get("template_code") or problem.template),
-            )
-        except (requests.RequestException, ValueError, AttributeError) as exc:
-            # The bank's own text is a good stand-in; a hint is better than no hint.
-            log.warning("problem %s: orchestration text unavailable (%s); using the bank's", problem_id, exc)
-            return problem

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from hint_core.errors import Busy, Unavailable
 from hint_core.problems import UnknownProblem
-from hint_core.sandbox.local import SandboxError
+from hint_core.sandbox import SandboxError
 
 
 class RemoteError(SandboxError):

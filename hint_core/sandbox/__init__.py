@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from hint_core.problems import Problem
-from hint_core.sandbox.compat import get_executor, run_program  # transitional: see compat.py
 from hint_core.sandbox.config import SandboxConfig, SandboxError, SandboxUnavailable
 from hint_core.sandbox.layers import ALL_LAYERS, parse_layers
 from hint_core.sandbox.local import ForkServerExecutor
@@ -39,8 +38,6 @@ __all__ = [
     "SandboxUnavailable",
     "Status",
     "TestResult",
-    "get_executor",
     "parse_layers",
-    "run_program",
     "too_complex",
 ]

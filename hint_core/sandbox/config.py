@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hint_core.errors import HintServiceError
 from hint_core.sandbox.layers import check_layers
 
 
-class SandboxError(RuntimeError):
+class SandboxError(HintServiceError, RuntimeError):
     """The sandbox itself failed (not the program): retry later or alert an operator."""
 
 

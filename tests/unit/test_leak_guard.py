@@ -14,7 +14,10 @@ from hint_core.leak_guard import (
     redact_hint,
 )
 from hint_core.problems import ProblemBank
-from hint_core.sandbox import RunResult, run_program
+from hint_core.sandbox import RunResult
+from tests.helpers import SANDBOX
+
+run_program = SANDBOX.run  # the session's one sandbox
 
 FACTORIAL = ProblemBank().get("factorial")
 OFF_BY_ONE = (

@@ -9,7 +9,8 @@ import pytest
 from hint_core.ai_config import AIConfig, ModelPrice, PricingConfig
 from hint_core.engines import PhaseRecord, Services, propose_programs
 from hint_core.llm import LLMClient, Usage, cost, price_of, usage_report
-from hint_core.problems import ProblemBank, ProblemSource
+from hint_core.problem_source import ProblemSource
+from hint_core.problems import ProblemBank
 from tests.fake_openai import status
 
 PRICES = PricingConfig(currency="USD", models={

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
-
 import pytest
 
-from hint_core.problems import ProblemBank, ProblemError, ProblemSource, UnknownProblem, load_problem_dir
+from hint_core.problems import ProblemBank, ProblemError, UnknownProblem, load_problem_dir
 
 SAMPLES = ("sum_two_numbers", "factorial", "count_vowels", "read_file")
 
@@ -77,50 +72,3 @@ def test_malformed_problem_names_problem_and_field(tmp_path, spec, message):
     with pytest.raises(ProblemError) as raised:
         load_problem_dir(folder)
     assert str(raised.value).startswith("broken:") and message in str(raised.value)
-
-
-@pytest.fixture
-def orchestration():
-    asked = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            problem_id = parse_qs(urlparse(self.path).query)["problem_id"][0]
-            asked.append(problem_id)
-            body = json.dumps({"task_description": f"Instructor text for {problem_id}",
-                               "template_code": "def factorial(n):\n    ...\n"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/problems/programming_problems/", asked
-    server.shutdown()
-    server.server_close()
-
-
-def test_text_comes_from_orchestration_when_configured(orchestration):
-    url, asked = orchestration
-    problem = ProblemSource(ProblemBank(), url).get("factorial")
-    assert asked == ["factorial"]
-    assert problem.description == "Instructor text for factorial"
-    assert problem.template == "def factorial(n):\n    ...\n"
-    assert problem.tests == ProblemBank().get("factorial").tests  # tests stay local and hidden
-
-
-def test_bank_text_is_used_when_orchestration_is_down():
-    source = ProblemSource(ProblemBank(), "http://127.0.0.1:9/unreachable/", timeout=0.5)
-    assert source.get("factorial").description == ProblemBank().get("factorial").description
-
-
-def test_orchestration_is_asked_once_per_ttl(orchestration):
-    url, asked = orchestration
-    source = ProblemSource(ProblemBank(), url, ttl=60)
-    for _ in range(3):
-        source.get("factorial")
-    assert asked == ["factorial"]

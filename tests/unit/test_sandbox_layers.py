@@ -27,9 +27,9 @@ from hint_core.sandbox import (
     parse_layers,
 )
 from hint_core.sandbox.confine import landlock_abi
-from tests.test_sandbox import FACTORIAL, fn_problem
+from tests.unit.test_sandbox import FACTORIAL, fn_problem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ANY = fn_problem(((0,), "unreachable"))
 OPTIONAL = frozenset(ALL_LAYERS) - {"process", "rlimits"}
 
@@ -359,7 +359,7 @@ def test_daemons_are_killed_without_a_pid_namespace(full, without: tuple[str, ..
 WORKER = textwrap.dedent("""
     import sys, threading, time
     from hint_core.sandbox import ForkServerExecutor
-    from tests.test_sandbox import fn_problem
+    from tests.unit.test_sandbox import fn_problem
     ex = ForkServerExecutor()
     problem = fn_problem(((0,), 1), wall_seconds=60.0, cpu_seconds=60.0)
     threading.Thread(target=ex.run, args=(problem, "import time\\ndef f(x):\\n    time.sleep(60)\\n")).start()
@@ -456,7 +456,7 @@ def test_closing_the_executor_removes_its_directory() -> None:
 
 PRIVATE_TMPDIR = textwrap.dedent("""
     from hint_core.sandbox import ForkServerExecutor
-    from tests.test_sandbox import FACTORIAL
+    from tests.unit.test_sandbox import FACTORIAL
     ex = ForkServerExecutor()
     result = ex.run(FACTORIAL, FACTORIAL.solutions[0])
     server = ex._get_server()

@@ -15,7 +15,7 @@ from hint_core.problems import Compare, ProblemBank, load_problem_dir
 from hint_core.sandbox.results import values_equal
 from scripts import check_problems, check_program, ctl_checks, import_problems
 
-CTL = Path(__file__).resolve().parent / "fixtures" / "ctl_tasks"
+CTL = Path(__file__).resolve().parents[1] / "fixtures" / "ctl_tasks"
 
 
 def same(a: object, b: object) -> bool:

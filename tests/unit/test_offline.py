@@ -16,10 +16,12 @@ import yaml
 from hint_core.offline import offline_hint
 from hint_core.pool import work_seconds
 from hint_core.problems import ProblemBank
-from hint_core.sandbox import run_program
 from hint_core.selection import Candidate, code_tokens, select_candidate
+from tests.helpers import SANDBOX
 
-FIXTURES = Path(__file__).parent / "fixtures" / "buggy"
+run_program = SANDBOX.run  # the session's one sandbox
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buggy"
 MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))
 BANK = ProblemBank()
 LINE_NUMBERS = re.compile(r"\blines? (\d+)", re.IGNORECASE)

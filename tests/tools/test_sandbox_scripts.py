@@ -14,7 +14,7 @@ import pytest
 
 from scripts import check_problems, check_program
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BANK = ROOT / "hint_core" / "problem_bank"
 
 

@@ -21,7 +21,7 @@ import pytest
 from hint_core.problems import Compare
 from hint_core.problems import TestCase as Case
 from hint_core.sandbox import ForkServerExecutor, RunResult, SandboxConfig
-from tests.test_sandbox import FACTORIAL, fn_problem, make_problem
+from tests.unit.test_sandbox import FACTORIAL, fn_problem, make_problem
 
 SECRET = "hint-test-secret-" + uuid.uuid4().hex
 
@@ -101,7 +101,7 @@ def test_scanning_proc_finds_nothing(run) -> None:
 
 @pytest.mark.parametrize("path", [
     "/etc/passwd", "/etc/hostname", str(Path(__file__).resolve()),
-    str(Path(__file__).resolve().parents[1] / "hint_core/problem_bank/factorial/problem.yaml"),
+    str(Path(__file__).resolve().parents[2] / "hint_core/problem_bank/factorial/problem.yaml"),
     "../../../../etc/passwd", "/root/.bashrc", "/work/main/settings.py",
 ])
 def test_reading_outside_the_work_directory_fails(run, path: str) -> None:
@@ -112,7 +112,7 @@ def test_reading_outside_the_work_directory_fails(run, path: str) -> None:
 
 
 def test_hidden_tests_cannot_be_listed(run) -> None:
-    bank = Path(__file__).resolve().parents[1] / "hint_core/problem_bank"
+    bank = Path(__file__).resolve().parents[2] / "hint_core/problem_bank"
     result = run(ANY, f"import os\ndef f(x):\n    return os.listdir({str(bank)!r})\n")
     assert result.tests[0].status == "exception"
 
