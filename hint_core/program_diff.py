@@ -44,6 +44,7 @@ class Departure:
     student_part: ast.AST | None = field(default=None, compare=False, repr=False)  # smallest differing node
     reference_part: ast.AST | None = field(default=None, compare=False, repr=False)
     name: str | None = None  # for "missing": the student's variable the missing code would change
+    next_line: int | None = None  # for "missing": the student's line it would come before (None: block end)
 
     @property
     def compound(self) -> bool:
@@ -69,7 +70,7 @@ class Parsed:
 class _AugmentedAssignments(ast.NodeTransformer):
     """``x = x + y`` becomes ``x += y``: the two spellings do the same."""
 
-    def visit_Assign(self, node: ast.Assign) -> ast.AST:  # noqa: N802 - ast visitor naming
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
         value = node.value
         if (
             len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(value, ast.BinOp)
@@ -79,6 +80,23 @@ class _AugmentedAssignments(ast.NodeTransformer):
         return node
 
 
+class _SplitAssignments(ast.NodeTransformer):
+    """``a, b = 0, 1`` becomes ``a = 0`` and ``b = 1`` when no value reads a name being
+    assigned: the same step, and it lines up with a program that writes it in two lines.
+    (``a, b = b, a + b`` stays: there the order matters.)"""
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.AST]:
+        target, value = node.targets[0], node.value
+        if not (len(node.targets) == 1 and isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+                and len(target.elts) == len(value.elts) and all(isinstance(t, ast.Name) for t in target.elts)):
+            return node
+        names = {t.id for t in target.elts if isinstance(t, ast.Name)}
+        if any(isinstance(n, ast.Name) and n.id in names for v in value.elts for n in ast.walk(v)):
+            return node
+        return [ast.copy_location(ast.Assign([ast.Name(t.id, ast.Store())], v), node)
+                for t, v in zip(target.elts, value.elts, strict=True) if isinstance(t, ast.Name)]
+
+
 def parse(program: str) -> Parsed | None:
     """The program's tree without docstrings, or None when it does not parse."""
     try:
@@ -86,7 +104,8 @@ def parse(program: str) -> Parsed | None:
     except (SyntaxError, ValueError):
         return None
     drop_docstrings(tree)
-    tree = _AugmentedAssignments().visit(tree)
+    tree = _SplitAssignments().visit(_AugmentedAssignments().visit(tree))
+    ast.fix_missing_locations(tree)
     functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     return Parsed(tree, bound_names(tree), functions)
 
@@ -308,7 +327,7 @@ class _Comparer:
             if len(names_a) == len(names_b):
                 for x, y in zip(names_a, names_b, strict=True):
                     votes[x, y] += weight
-        taken: set[str] = set()
+        taken: set[str] = set(self.mapping.values())
         for (x, y), _count in votes.most_common():
             if x not in self.mapping and y not in taken:
                 self.mapping[x] = y
@@ -440,7 +459,7 @@ def _header(stmt: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
+def branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
     """An if/elif chain as its branches (each an If node) and the final else body."""
     chain = [stmt]
     while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
@@ -452,6 +471,7 @@ class _Walker:
     def __init__(self, comparer: _Comparer):
         self.c = comparer
         self.out: list[Departure] = []
+        self.same: set[int] = set()  # the student's lines paired with identical code
 
     def block(self, student: list[ast.stmt], reference: list[ast.stmt], ctx: _Context, owner_line: int | None) -> None:
         pairs = _align(len(student), len(reference), lambda i, j: self.c.score(student[i], reference[j]))
@@ -460,7 +480,7 @@ class _Walker:
         moved = self._moved(extra, missing)
         previous_line = owner_line
         first = True
-        for i, j in pairs:
+        for k, (i, j) in enumerate(pairs):
             if i is not None and j is not None:
                 self.statement(student[i], reference[j], ctx, first)
                 previous_line = getattr(student[i], "end_lineno", student[i].lineno)
@@ -474,8 +494,9 @@ class _Walker:
             else:
                 r = reference[j]
                 if id(r) not in moved.values_ids:
+                    following = next((student[a].lineno for a, _ in pairs[k + 1:] if a is not None), None)
                     self.out.append(Departure("missing", previous_line, _construct(r, None, ctx), "statement", None, r,
-                                              name=self.c.student_name_changed_by(r)))
+                                              name=self.c.student_name_changed_by(r), next_line=following))
             first = False
 
     def _moved(self, extra: list[ast.stmt], missing: list[ast.stmt]) -> _Moved:
@@ -494,14 +515,18 @@ class _Walker:
             self.if_chain(s, r, ctx, first_in_block)
             return
         if isinstance(s, _COMPOUND) and type(s) is type(r):
-            for part_s, part_r in zip(_header(s), _header(r), strict=False):
+            # A function's header is the problem's interface, not the student's choice.
+            headers = ([], []) if isinstance(s, ast.FunctionDef) else (_header(s), _header(r))
+            for part_s, part_r in zip(*headers, strict=False):
                 found = self.c.first_difference(part_s, part_r)
                 if found:
                     self._changed(s, r, found, ctx)
                     break
             else:
-                if len(_header(s)) != len(_header(r)):
+                if len(headers[0]) != len(headers[1]):
                     self._changed(s, r, (s, r), ctx)
+                else:
+                    self.same.add(s.lineno)
             inner = ctx
             if isinstance(s, ast.FunctionDef):
                 inner = _Context(s, calls_itself(s))
@@ -515,10 +540,12 @@ class _Walker:
         found = self.c.first_difference(s, r)
         if found:
             self._changed(s, r, found, ctx)
+        else:
+            self.same.add(s.lineno)
 
     def if_chain(self, s: ast.If, r: ast.If, ctx: _Context, first_in_block: bool) -> None:
-        branches_s, else_s = _branches(s)
-        branches_r, else_r = _branches(r)
+        branches_s, else_s = branches(s)
+        branches_r, else_r = branches(r)
 
         def score(i: int, j: int) -> float:
             a, b = branches_s[i], branches_r[j]
@@ -540,6 +567,8 @@ class _Walker:
                 found = self.c.first_difference(a.test, b.test)
                 if found:
                     self._changed(a, b, found, inner)
+                else:
+                    self.same.add(a.lineno)
                 self.block(a.body, b.body, inner, a.lineno)
             elif i is not None:
                 a = branches_s[i]
@@ -555,6 +584,8 @@ class _Walker:
         if isinstance(s, ast.If):
             # a difference inside the test of a base case or guard is about that case
             construct = "base case" if ctx.base_case else "special case" if ctx.special_case else "condition"
+        elif _in_filter(s, part_s):
+            construct = "condition"  # the `if` of a comprehension decides which items count
         else:
             construct = _construct(s, part_s, ctx)
         aspect = _aspect(s, part_s, part_r)
@@ -563,6 +594,12 @@ class _Walker:
         if part_s is s and isinstance(s, ast.Assign) and isinstance(r, ast.AugAssign):
             aspect = "update"
         self.out.append(Departure("changed", s.lineno, construct, aspect, s, r, part_s, part_r))
+
+
+def _in_filter(statement: ast.AST, part: ast.AST) -> bool:
+    """Whether `part` lies in the `if` of a comprehension of `statement`."""
+    return any(_contains(condition, part) for node in ast.walk(statement) if isinstance(node, ast.comprehension)
+               for condition in node.ifs)
 
 
 class _Moved(dict):
@@ -602,11 +639,24 @@ class _HeaderOnly(ast.AST):
 
 def departures(student: Parsed, reference: Parsed) -> list[Departure]:
     """Every place the student's program departs from the reference, in line order."""
+    return compare_programs(student, reference)[0]
+
+
+def compare_programs(student: Parsed, reference: Parsed) -> tuple[list[Departure], set[int]]:
+    """The departures (in line order), and the student's lines the reference has exactly
+    (a statement, or a compound statement's header, paired with identical code)."""
     comparer = _Comparer(student, reference)
+    # The parameters of a function of the same name mean the same, whatever they are called.
+    for name, mine in student.functions.items():
+        theirs = reference.functions.get(name)
+        if theirs is not None:
+            for a, b in zip(mine.args.args, theirs.args.args, strict=False):
+                comparer.mapping.setdefault(a.arg, b.arg)
     comparer.learn_names(_pairs_for_names(comparer, student.tree.body, reference.tree.body))
     walker = _Walker(comparer)
     walker.block(student.tree.body, reference.tree.body, _Context(), None)
-    return sorted(_moves(walker.out, comparer), key=lambda d: (d.line if d.line is not None else 0))
+    found = sorted(_moves(walker.out, comparer), key=lambda d: (d.line if d.line is not None else 0))
+    return found, walker.same
 
 
 def _moves(found: list[Departure], comparer: _Comparer) -> list[Departure]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hint_core import program_checks as checks
 from hint_core.problems import Problem
-from hint_core.program_diff import parse
+from hint_core.program_diff import branches, parse
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str]
             if recursive:
                 return [Step("base case", "answer the smallest input directly (the base case)", line)]
             return [Step("special case", _special_case(statement.test), line)]
-        chain, _ = _branches(statement)
+        chain, _ = branches(statement)
         steps = [Step("cases", "tell the cases apart, checking the most specific one first", line)] if len(chain) >= 3 \
             else [Step("filter", "decide for each item whether it counts", line)] if in_loop \
             else [Step("cases", "decide what to do in each case", line)]
@@ -220,13 +220,6 @@ def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str]
             steps += _statement_steps(inner, owner, params, recursive, in_loop, False)
         return steps
     return []
-
-
-def _branches(statement: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
-    chain = [statement]
-    while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
-        chain.append(chain[-1].orelse[0])
-    return chain, chain[-1].orelse
 
 
 def _parameter_nouns(problem: Problem, function: ast.FunctionDef) -> dict[str, str]:

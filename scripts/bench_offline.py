@@ -115,43 +115,43 @@ def load_set(folder: Path = FIXTURES) -> list[BuggyProgram]:
 
 # Each claim a hint can make about a program, and the words that make it. A hint that only
 # names a line ("Look closely at line 4") or the failing test claims nothing.
-CLAIMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in {
+CLAIMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern in {
     "syntax": r"Python cannot read",
-    "error": r"is not defined|before it (?:gets|is given) a value|past the end|divides? by zero|not callable"
-             r"|has no (?:attribute|method|key)|does not have the key"
-             r"|cannot (?:be )?(?:added|combined|go through|iterate)|is None there"
-             r"|turn(?:s|ed)? .* into a number"
-             r"|no such file|does not accept|reads input|empty (?:list|sequence)|the error (?:says|means)",
-    "stuck": r"never finishes|How should it end|closer to its end|What happens to the loop when"
-             r"|Can that ever happen|Nothing inside the loop",
-    "recursion": r"calls itself again|never reaching the base case|base case .* never|calls itself",
-    "loop_missing": r"goes through a loop",
-    "return_missing": r"never returns|has no return|without a return statement|no `return`",
-    "falls_off_end": r"without returning anything|reaches its end|falls? off",
-    "not_used": r"nothing is done with it|what happens to it afterwards|result is thrown away"
-                r"|gives back a new",
-    "printed": r"\bprints?\b",
-    "type": r"gives back (?:a|an|True|None)\b.* where .* is expected|kind of value",
-    "missing_step": r"seems to be missing|handles a special case .* that yours does not"
-                    r"|a working program (?:checks|updates|changes|gives|sets|prints|has one more"
-                    r"|takes one more)",
-    "special_case": r"base case|special case|smallest input",
-    "bounds": r"range of values|which values does it go through",
-    "iterable": r"what the loop on line \d+ goes through",
-    "operator": r"the operator on line",
-    "comparison": r"the comparison on line|the test on line|boundary value",
-    "condition": r"the condition on line|through the condition",
-    "update": r"is updated on line|changes the way you intend",
-    "starting_value": r"starting value|starts out",
-    "return": r"what line \d+ returns|line \d+ returns",
-    "value": r"the value used on line",
+    "error": r"Python does not know the name|is used before it gets a value|is None: line \d+ gives it"
+             r"|the value of `[^`]+` is used, but|no longer means Python's|an index goes past the end"
+             r"|goes through what it is given|Python needs something to go through|waits for input\(\)"
+             r"|reads past the end of the input|divided by zero|which it does not have yet|which Python cannot do"
+             r"|has no such method|which is not a whole number|there is nothing to compare|names on the left"
+             r"|does not exist where|The error on line",
+    "stuck": r"How should it end|closer to its end|What happens to the loop when|Can that ever happen"
+             r"|Which way should it go",
+    "recursion": r"calls itself again and again|without ever reaching the base case",
+    "loop_missing": r"goes through a loop there",
+    "return_missing": r"never returns its result",
+    "falls_off_end": r"reaches its end (?:after line \d+ )?without returning",
+    "not_used": r"nothing is done with it|what happens to it afterwards",
+    "printed": r"prints the result, but",
+    "type": r"gives back .+ where .+ is expected",
+    "missing_step": r"seems to be missing|handles a special case .* that yours does not",
+    "special_case": r"Check the (?:base|special) case|Which is the smallest input",
+    "bounds": r"range of values the loop|Which positions does the loop",
+    "iterable": r"Look at what the loop on line \d+ goes through",
+    "operator": r"Look at the operator on line",
+    "comparison": r"Look at the comparison on line|Look at the test on line",
+    "condition": r"Check the condition on line",
+    "path": r"Follow this input through",
+    "update": r"is updated on line",
+    "starting_value": r"Check the starting value",
+    "return": r"what line \d+ returns|Line \d+ returns what",
+    "value": r"Check the value used on line",
     "order": r"order of your checks",
-    "placement": r"where line \d+ sits|another place",
+    "placement": r"Look at where line \d+ sits",
     "extra": r"does something a working solution does without",
-    "call": r"the call on line",
-    "assignment": r"the assignment on line",
-    "variable": r"the variable on line",
 }.items()}
+# Claims about the run itself rather than the bug, judged by the run whatever the labels say:
+# a value of the wrong type; the way the failing test takes through a loop or condition that
+# leads to the return of the wrong constant (the line is still checked).
+FACTUAL = {"type", "path"}
 
 LINE_NUMBERS = re.compile(r"\blines? (\d+)(?:(?:, | and )(\d+))*", re.IGNORECASE)
 
@@ -204,7 +204,17 @@ def false_claims(claims: set[str], program: str, problem: Problem, run: RunResul
         out.append("claims a loop never ends; the run finished")
     if "printed" in claims and not any(isinstance(n, ast.Name) and n.id == "print" for n in ast.walk(tree)):
         out.append("talks about printing; the program prints nothing")
+    if "type" in claims and (failure is None or failure.status != "wrong_answer"
+                             or _kind(failure.actual) == _kind(failure.expected)):
+        out.append("claims a value of the wrong type; the types agree")
     return out
+
+
+def _kind(text: str | None) -> str | None:
+    try:
+        return type(ast.literal_eval(text)).__name__ if text is not None else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 # --- evidence settings ----------------------------------------------------------------------
@@ -275,7 +285,7 @@ def evaluate(entry: BuggyProgram, problem: Problem, run: RunResult, hint_run: Ru
         leaks=sorted(line for line in _solution_lines(correct, entry.program) if line in both),
     )
     outcome.misleading += false_claims(claims, entry.program, problem, run)
-    outcome.misleading += [f"claims {c} (not about this bug)" for c in sorted(claims - entry.may_claim)]
+    outcome.misleading += [f"claims {c} (not about this bug)" for c in sorted(claims - entry.may_claim - FACTUAL)]
     if named and not named & allowed_lines:
         outcome.misleading.append(f"points at line(s) {sorted(named)}; the bug is on {sorted(allowed_lines)}")
     return outcome
