@@ -36,7 +36,7 @@ from hint_core import program_checks as checks
 from hint_core.pool import canonical_tokens
 from hint_core.problems import Problem
 from hint_core.program_diff import Departure, Parsed, Shapes, branches, compare_programs, departures, parse
-from hint_core.run_evidence import Failure, parsed_value
+from hint_core.run_evidence import Failure, parsed_value, unchecked_type
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -277,7 +277,7 @@ def _none_region(function: ast.FunctionDef) -> list[Region]:
     in_loops = [c for r in values for c in checks.controls(r, function, up) if isinstance(c, ast.For | ast.While)]
     if in_loops and all(checks.controls(r, function, up) for r in values):
         return [Region(values[0].lineno, "loop return", Clue.NO_RETURN, "returns only from inside the loop",
-                       also=in_loops[-1].lineno)]
+                       also=in_loops[-1].lineno, message=", ".join(str(r.lineno) for r in values))]
     return [Region(last_line, "path end", Clue.NO_RETURN, "a path reaches the end without a return")]
 
 
@@ -294,6 +294,16 @@ def _unfilled(function: ast.FunctionDef) -> list[Region]:
     return []
 
 
+def _first_pass(function: ast.FunctionDef) -> list[Region]:
+    """A loop whose body returns whatever happens: it never gets past its first item."""
+    for loop in (n for n in checks.own_nodes(function) if isinstance(n, ast.For | ast.While)):
+        ends = [s for s in loop.body if isinstance(s, ast.Return)]
+        if ends:
+            return [Region(ends[0].lineno, "first pass", Clue.NO_RETURN, "the loop returns on its first pass",
+                           also=loop.lineno)]
+    return []
+
+
 def _skewed(owner: ast.AST) -> list[Region]:
     return [Region(s.line, "loop", Clue.RANGE, s.reason, also=s.also, name=s.name) for s in checks.skewed_ranges(owner)]
 
@@ -303,6 +313,11 @@ def _wrong_value(parsed: Parsed, problem: Problem, failure: Failure) -> list[Reg
     function = _function(parsed, problem)
     ok_actual, actual = parsed_value(failure.actual)
     ok_expected, expected = parsed_value(failure.expected)
+    if function is not None and not ok_actual and ok_expected and unchecked_type(failure.actual):
+        # The sandbox could not show the value, only its type: a type the tests never expect.
+        last = checks.value_returns(function)
+        return [Region(last[-1].lineno, "return", Clue.TYPE, "this return gives a value of the wrong type")] \
+            if last else []
     if function is None or not (ok_actual and ok_expected):
         return []
     returns = checks.returns(function)
@@ -318,7 +333,7 @@ def _wrong_value(parsed: Parsed, problem: Problem, failure: Failure) -> list[Reg
         if regions or not constant_returns(None):
             return regions
 
-    unfilled = _unfilled(function)
+    unfilled = _unfilled(function) or _first_pass(function)
     if unfilled:
         return unfilled
     produced = constant_returns(actual)
@@ -577,10 +592,10 @@ class Comparison:
     def confidence(self) -> Confidence:
         if self.unexplained == 0:
             return Confidence.LOW
-        if (self.unexplained == 1 and self.distance <= 0.35) or (self.unexplained == 2 and self.distance <= 0.12):
+        if self.unexplained == 1 and self.distance <= 0.35:
             return Confidence.HIGH
-        if self.unexplained == 1 and self.distance <= 0.5:
-            return Confidence.MEDIUM
+        if (self.unexplained == 1 and self.distance <= 0.5) or (self.unexplained == 2 and self.distance <= 0.35):
+            return Confidence.MEDIUM  # close, but not enough to say what is wrong (or which of two)
         return Confidence.LOW
 
 
@@ -690,5 +705,8 @@ def locate(
                 return next((r for r in evidence if r.line == d.line), None) or _from_departure(d, Confidence.HIGH)
         return evidence[0]
     if ranked and comparison is not None:
-        return _from_departure(ranked[0], comparison.confidence)
+        region = _from_departure(ranked[0], comparison.confidence)
+        if comparison.unexplained == 2 and len(ranked) > 1 and ranked[1].line and ranked[1].line != region.line:
+            region = replace(region, also=ranked[1].line, reason=f"{region.reason}, and a second departure")
+        return region
     return None

@@ -189,9 +189,13 @@ def _departure_sentence(region: Region) -> str | None:
     if region.confidence == Confidence.LOW:
         return None  # the nearest correct program is too far: a departure could be mere style
     if region.confidence == Confidence.MEDIUM:
-        # Close, but not close enough to say what is wrong: point, and ask.
-        if d.kind == "missing":
-            return None
+        # Close, but not close enough to say what is wrong (or which of two places): point, and ask.
+        if d.kind in ("missing", "extra"):
+            return None  # something only one of the programs has may well be a matter of style
+        if region.also and region.reason.endswith("a second departure"):
+            first, second = sorted((line or 0, region.also))
+            return (f"Look closely at lines {first} and {second}. What does each of them do for this input, and what "
+                    "should it do?")
         return f"Look closely at line {line}. What does it do for this input, and what should it do?"
     if d.kind == "order":
         return (f"Look at the order of your checks: the case on line {line} is only tried after the ones above it. "
@@ -249,8 +253,8 @@ def _error_sentence(region: Region) -> str:
         return (f"{at} `{name}(...)` is called, but line {also} gives the name `{name}` a value of your own, "
                 f"so it no longer means Python's `{name}`. What else could you call your variable?")
     if region.construct == "index":
-        loop = f"Which positions does the loop on line {also} go through, and which ones exist?" if also else \
-            "Which positions exist, and which one is asked for there?"
+        loop = f"When the loop on line {also} is at its last pass, which position is asked for, and which ones " \
+            "exist?" if also else "Which positions exist, and which one is asked for there?"
         return f"{at} an index goes past the end: for this input it asks for a position that does not exist. {loop}"
     if region.construct == "iterable":
         if name in ("+=", "extend"):
@@ -330,8 +334,10 @@ def _no_return_sentence(region: Region) -> str:
                 "What should your function give back instead?",
         "unfilled": f"Line {line} returns `{name}`, but nothing in your function ever adds to it"
                     f"{f': line {also} prints instead' if maker == 'print' else ''}. Where should each result go?",
-        "loop return": f"Your function returns only on line {line}, inside the loop on line {also}. For this input it "
+        "loop return": f"Your function returns only inside the loop on line {also} (line {maker}). For this input it "
                        "reaches its end without returning, so it gives None. When should it return, and what?",
+        "first pass": f"Line {line} returns inside the loop on line {also}, whatever happens, so the loop never gets "
+                      "past its first pass. Is that the moment your function should give its answer?",
         "if without else": f"When the condition on line {also} is false, your function reaches its end without "
                            "returning anything, so it gives None. What should it return then?",
         "path end": f"For this input your function reaches its end after line {line} without returning anything, so "
@@ -362,8 +368,8 @@ def region_sentence(region: Region, failure: Failure | None, problem: Problem) -
     if region.clue == Clue.TYPE:
         actual = value_kind(failure.actual if failure else None)
         expected = value_kind(failure.expected if failure else None)
-        got = _type_words(actual.__name__ if actual else None, "a value")
-        want = _type_words(expected.__name__ if expected else None, "another kind of value")
+        got = _type_words(actual, f"a {actual}" if actual else "a value")
+        want = _type_words(expected, "another kind of value")
         origin = f", and at where that value starts out on line {region.also}" if region.also else ""
         return (f"Your function gives back {got} where {want} is expected. Look at what line {line} returns{origin}. "
                 "What kind of value should come out?")

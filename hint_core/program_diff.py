@@ -242,6 +242,7 @@ class _Comparer:
         self.s, self.r = student, reference
         self.shape_s, self.shape_r = Shapes(student.bound), Shapes(reference.bound)
         self.mapping: dict[str, str] = {}
+        self.apart: set[tuple[str, str]] = set()  # (student, reference) names that must not pair
 
     def rename(self, name: str) -> str:
         if name not in self.s.bound:
@@ -258,6 +259,9 @@ class _Comparer:
         ratio = difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio()
         if type(a) is not type(b):
             ratio *= 0.9
+        elif isinstance(a, ast.For | ast.While) and _header(a) and all(
+                self.first_difference(x, y) is None for x, y in zip(_header(a), _header(b), strict=True)):
+            return max(ratio, 1.0)  # the same loop, whatever its body does: align structure
         return ratio if ratio >= 0.35 else 0.0
 
     def first_difference(self, a: ast.AST, b: ast.AST) -> tuple[ast.AST, ast.AST] | None:
@@ -326,7 +330,8 @@ class _Comparer:
             names_b = [n for n in _occurrences(b) if n in self.r.bound]
             if len(names_a) == len(names_b):
                 for x, y in zip(names_a, names_b, strict=True):
-                    votes[x, y] += weight
+                    if (x, y) not in self.apart:
+                        votes[x, y] += weight
         taken: set[str] = set(self.mapping.values())
         for (x, y), _count in votes.most_common():
             if x not in self.mapping and y not in taken:
@@ -427,6 +432,9 @@ def _construct(stmt: ast.AST, part: ast.AST | None, ctx: _Context) -> str:
         return "update"
     if isinstance(stmt, ast.Assign | ast.AnnAssign):
         value = stmt.value
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if not all(isinstance(t, ast.Name) for t in targets):
+            return "assignment"  # d[k] = 1 sets an entry, it does not start a variable
         if isinstance(value, ast.Constant) or (isinstance(value, ast.List | ast.Dict | ast.Set | ast.Tuple)
                                                and not getattr(value, "elts", getattr(value, "keys", [1]))):
             return "starting value"
@@ -617,7 +625,13 @@ def _pairs_for_names(comparer: _Comparer, s: list[ast.stmt], r: list[ast.stmt]) 
         if i is None or j is None:
             continue
         a, b = s[i], r[j]
-        if isinstance(a, _COMPOUND) and type(a) is type(b):
+        if isinstance(a, ast.For) and isinstance(b, ast.For) and _is_range(a.iter) != _is_range(b.iter):
+            # A position (`for i in range(len(xs))`) is not an item (`for x in xs`): never one for the other.
+            if isinstance(a.target, ast.Name) and isinstance(b.target, ast.Name):
+                comparer.apart.add((a.target.id, b.target.id))
+            out.append((a.iter, b.iter))
+            out += _pairs_for_names(comparer, a.body, b.body)
+        elif isinstance(a, _COMPOUND) and type(a) is type(b):
             out.append((_HeaderOnly(_header(a)) if not isinstance(a, ast.If) else a.test,
                         _HeaderOnly(_header(b)) if not isinstance(b, ast.If) else b.test))
             out += _pairs_for_names(comparer, a.body, b.body)

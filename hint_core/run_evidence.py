@@ -203,12 +203,22 @@ def bounded_call(call: str | None) -> str | None:
     return bounded(call, CALL_CHARS)
 
 
-def value_kind(text: str | None) -> type | None:
-    """The type of a quoted value (None: not a Python literal)."""
+def value_kind(text: str | None) -> str | None:
+    """The type name of a quoted value (None: not a Python literal, nor a value whose type
+    the sandbox named)."""
     if text is None:
         return None
     ok, value = _literal(text)
-    return type(value) if ok else None
+    return type(value).__name__ if ok else unchecked_type(text)
+
+
+_UNCHECKED = re.compile(r"^<a value of type (\w+)")
+
+
+def unchecked_type(text: str | None) -> str | None:
+    """The type the sandbox names for a value it cannot show ("<a value of type Counter, ...>")."""
+    match = _UNCHECKED.match(text or "")
+    return match.group(1) if match else None
 
 
 def parsed_value(text: str | None) -> tuple[bool, object]:

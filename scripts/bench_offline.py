@@ -142,7 +142,7 @@ CLAIMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, patter
     "path": r"Follow this input through",
     "update": r"is updated on line",
     "starting_value": r"Check the starting value",
-    "return": r"what line \d+ returns|Line \d+ returns what",
+    "return": r"what line \d+ returns\. Is it|Line \d+ returns what",
     "value": r"Check the value used on line",
     "order": r"order of your checks",
     "placement": r"Look at where line \d+ sits",
