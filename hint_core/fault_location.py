@@ -88,7 +88,8 @@ def _syntax_region(program: str, failure: Failure | None) -> Region | None:
         return Region(exc.lineno, "syntax", Clue.SYNTAX, "Python cannot read this line", message=exc.msg)
     except (ValueError, RecursionError, MemoryError):
         line = failure.line if failure is not None else None
-        return Region(line, "syntax", Clue.SYNTAX, "Python cannot read the program", message="it is too deeply nested")
+        return Region(line, "syntax", Clue.SYNTAX, "Python cannot read the program",
+                      message="it is too deeply nested")
     return None
 
 
@@ -151,11 +152,12 @@ def _error_lines(tree: ast.AST, kind: str | None, message: str) -> list[int]:
     quoted = _quoted_names(message)
     found: list[ast.AST] = []
     if kind == "ZeroDivisionError":
-        found = [n for n in nodes if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div | ast.FloorDiv | ast.Mod)
+        dividing = (ast.Div, ast.FloorDiv, ast.Mod)
+        found = [n for n in nodes if isinstance(n, ast.BinOp) and isinstance(n.op, dividing)
                  and not isinstance(n.right, ast.Constant)]
     elif kind in ("IndexError", "KeyError"):
-        found = [n for n in nodes if isinstance(n, ast.Subscript) and not isinstance(n.slice, ast.Constant | ast.Slice)
-                 and isinstance(n.ctx, ast.Load)]
+        found = [n for n in nodes if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load)
+                 and not isinstance(n.slice, ast.Constant | ast.Slice)]
     elif kind == "AttributeError" and len(quoted) >= 2:
         found = [n for n in nodes if isinstance(n, ast.Attribute) and n.attr == quoted[1]]
     elif kind == "ValueError" and "int()" in message:
@@ -234,7 +236,8 @@ def _runaway(parsed: Parsed, problem: Problem, failure: Failure) -> list[Region]
         loops = sorted((n for n in ast.walk(parsed.tree) if isinstance(n, ast.While)), key=lambda n: n.lineno)
         away = [s for s in (checks.moves_away(loop) for loop in loops) if s is not None]
         for suspect in away + checks.stuck_loops(parsed.tree):
-            out.append(Region(suspect.line, suspect.construct, Clue.LOOP, suspect.reason, suspect.also, suspect.name))
+            out.append(Region(suspect.line, suspect.construct, Clue.LOOP, suspect.reason, suspect.also,
+                              suspect.name))
     return out
 
 
@@ -261,20 +264,25 @@ def _none_region(function: ast.FunctionDef) -> list[Region]:
             node = dropped[0]
             printed = isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "print"
             return [Region(node.lineno, "print" if printed else "dropped value", Clue.NO_RETURN,
-                           "the value is printed, not returned" if printed else "the value is computed and dropped")]
-        return [Region(None, "no return", Clue.NO_RETURN, "the function has no return statement", also=last_line)]
+                           "the value is printed, not returned" if printed else "the value is computed and "
+                                                                                "dropped")]
+        return [Region(None, "no return", Clue.NO_RETURN, "the function has no return statement",
+                       also=last_line)]
     made_none = [r for r in values if checks.none_maker(r.value)]
     if made_none:
         r = made_none[0]
-        return [Region(r.lineno, "none", Clue.NO_RETURN, "this return gives back the None of an in-place method",
+        return [Region(r.lineno, "none", Clue.NO_RETURN, "this return gives back the None of an in-place "
+                                                         "method",
                        message=checks.none_maker(r.value))]
     if checks.always_ends(function.body):
         return []  # every path returns a value: the None is a variable's, a departure tells more
     if isinstance(last, ast.If) and not last.orelse and checks.always_ends(last.body):
-        return [Region(None, "if without else", Clue.NO_RETURN, "the function ends without a return when this is false",
+        return [Region(None, "if without else", Clue.NO_RETURN, "the function ends without a return when "
+                                                                "this is false",
                        also=last.lineno)]
     up = checks.parents(function)
-    in_loops = [c for r in values for c in checks.controls(r, function, up) if isinstance(c, ast.For | ast.While)]
+    in_loops = [c for r in values for c in checks.controls(r, function, up)
+                if isinstance(c, ast.For | ast.While)]
     if in_loops and all(checks.controls(r, function, up) for r in values):
         return [Region(values[0].lineno, "loop return", Clue.NO_RETURN, "returns only from inside the loop",
                        also=in_loops[-1].lineno, message=", ".join(str(r.lineno) for r in values))]
@@ -288,7 +296,8 @@ def _unfilled(function: ast.FunctionDef) -> list[Region]:
         if isinstance(r.value, ast.Name) and (start := checks.never_filled(function, r.value.id)) is not None:
             prints = [n for n in checks.dropped_values(function) if isinstance(n.value, ast.Call)
                       and getattr(n.value.func, "id", None) == "print"]
-            return [Region(r.lineno, "unfilled", Clue.NO_RETURN, "the returned value keeps its starting value",
+            return [Region(r.lineno, "unfilled", Clue.NO_RETURN, "the returned value keeps its starting "
+                                                                 "value",
                            also=prints[0].lineno if prints else start.lineno, name=r.value.id,
                            message="print" if prints else None)]
     return []
@@ -305,7 +314,8 @@ def _first_pass(function: ast.FunctionDef) -> list[Region]:
 
 
 def _skewed(owner: ast.AST) -> list[Region]:
-    return [Region(s.line, "loop", Clue.RANGE, s.reason, also=s.also, name=s.name) for s in checks.skewed_ranges(owner)]
+    return [Region(s.line, "loop", Clue.RANGE, s.reason, also=s.also, name=s.name)
+            for s in checks.skewed_ranges(owner)]
 
 
 def _wrong_value(parsed: Parsed, problem: Problem, failure: Failure) -> list[Region]:
@@ -342,9 +352,11 @@ def _wrong_value(parsed: Parsed, problem: Problem, failure: Failure) -> list[Reg
         if wanted or actual is None:
             # The right value exists elsewhere (or None means "no answer"): the wrong path ran.
             target = wanted[0] if wanted else produced[0]
-            return [_control_region(c, "the test takes the wrong path") for c in checks.controls(target, function, up)]
+            return [_control_region(c, "the test takes the wrong path")
+                    for c in checks.controls(target, function, up)]
         if type(actual) is not type(expected):
-            return [Region(produced[0].lineno, "return", Clue.TYPE, "this return gives a value of the wrong type")]
+            return [Region(produced[0].lineno, "return", Clue.TYPE, "this return gives a value of the wrong "
+                                                                    "type")]
         return []
 
     if type(actual) is type(expected):
@@ -387,9 +399,9 @@ class _Unknown(Exception):
 
 
 _COMPARE: dict[type, Callable[[object, object], object]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
-    ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-    ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
 _ARITHMETIC: dict[type, Callable[[object, object], object]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv,
@@ -406,7 +418,8 @@ def _value(node: ast.AST, env: dict[str, object]) -> object:
         return env[node.id]
     if isinstance(node, ast.List | ast.Tuple) and not node.elts:
         return [] if isinstance(node, ast.List) else ()
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" \
+            and len(node.args) == 1:
         value = _value(node.args[0], env)
         if isinstance(value, str | list | tuple | dict | set):
             return len(value)
@@ -437,7 +450,8 @@ def _value(node: ast.AST, env: dict[str, object]) -> object:
                 return _ARITHMETIC[type(node.op)](left, right)
             except ZeroDivisionError:
                 raise _Unknown from None
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int:
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+            and type(node.slice.value) is int:
         value = _value(node.value, env)
         if isinstance(value, str | list | tuple) and -len(value) <= node.slice.value < len(value):
             return value[node.slice.value]
@@ -565,7 +579,8 @@ def _familiar(d: Departure, shape: Shapes, elsewhere: set[int], iterables: set[s
         return False
     if d.line in elsewhere:
         return True
-    return isinstance(d.student, ast.For) and d.aspect in ("bounds", "iterable") and shape(d.student.iter) in iterables
+    return isinstance(d.student, ast.For) and d.aspect in ("bounds", "iterable") \
+        and shape(d.student.iter) in iterables
 
 
 def rank(found: list[Departure], familiar: Callable[[Departure], bool]) -> list[Departure]:
@@ -594,7 +609,9 @@ class Comparison:
             return Confidence.LOW
         if self.unexplained == 1 and self.distance <= 0.35:
             return Confidence.HIGH
-        if (self.unexplained == 1 and self.distance <= 0.5) or (self.unexplained == 2 and self.distance <= 0.35):
+        one_close, two_close = self.unexplained == 1 and self.distance <= 0.5, \
+            self.unexplained == 2 and self.distance <= 0.35
+        if one_close or two_close:
             return Confidence.MEDIUM  # close, but not enough to say what is wrong (or which of two)
         return Confidence.LOW
 
@@ -617,7 +634,8 @@ def compare(problem: Problem, student_program: str, student: Parsed, reference: 
     mine_f = student.functions.get(function) if function else None
     theirs_f = theirs.functions.get(function) if function else None
     found = [d for d in departures(student, theirs) if _matters(d, mine_f, theirs_f, failure)]
-    elsewhere = {line for s, other in parsed.items() if s != nearest for line in compare_programs(student, other)[1]}
+    elsewhere = {line for s, other in parsed.items() if s != nearest
+                 for line in compare_programs(student, other)[1]}
     iterables = iterable_shapes(list(parsed.values()))
     shape = Shapes(student.bound)
 
@@ -674,7 +692,8 @@ def _checks(owner: ast.AST) -> int:
 
 
 def _from_departure(d: Departure, confidence: Confidence) -> Region:
-    return Region(d.line, d.construct, Clue.DEPARTURE, f"{d.kind} {d.aspect}", also=_effect_line(d), departure=d,
+    return Region(d.line, d.construct, Clue.DEPARTURE, f"{d.kind} {d.aspect}", also=_effect_line(d),
+                  departure=d,
                   confidence=confidence)
 
 
@@ -694,19 +713,22 @@ def locate(
         return None
     evidence = evidence_regions(student, problem, failure)
     comparison = compare(problem, student_program, student, reference, known_correct, failure)
-    ranked = [d for d in comparison.ranked if _claimable(d, student, comparison.reference, problem, comparison.ranked)] \
-        if comparison else []
+    ranked = [] if comparison is None else [
+        d for d in comparison.ranked
+        if _claimable(d, student, comparison.reference, problem, comparison.ranked)]
     if evidence:
         if evidence[0].clue == Clue.ERROR:
             return evidence[0]  # the line it raised on is a fact; what the error says comes first
         lines = {r.line for r in evidence}
         for d in ranked:
             if d.line in lines and d.kind != "missing":
-                return next((r for r in evidence if r.line == d.line), None) or _from_departure(d, Confidence.HIGH)
+                same = next((r for r in evidence if r.line == d.line), None)
+                return same or _from_departure(d, Confidence.HIGH)
         return evidence[0]
     if ranked and comparison is not None:
         region = _from_departure(ranked[0], comparison.confidence)
-        if comparison.unexplained == 2 and len(ranked) > 1 and ranked[1].line and ranked[1].line != region.line:
-            region = replace(region, also=ranked[1].line, reason=f"{region.reason}, and a second departure")
+        second = ranked[1].line if len(ranked) > 1 else None
+        if comparison.unexplained == 2 and second and second != region.line:
+            region = replace(region, also=second, reason=f"{region.reason}, and a second departure")
         return region
     return None

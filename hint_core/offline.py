@@ -130,54 +130,69 @@ def _missing_words(d: Departure) -> str:
 
 
 def _missing_sentence(d: Departure) -> str:
-    where = f"before line {d.next_line}" if d.next_line else f"after line {d.line}" if d.line else "at the start"
+    where = f"before line {d.next_line}" if d.next_line else f"after line {d.line}" if d.line else \
+        "at the start"
     if isinstance(d.reference, ast.If) and any(isinstance(s, ast.Return) for s in d.reference.body):
         return (f"A working program handles a special case {where} that yours does not. "
                 "Which input needs an answer of its own?")
-    return f"Something seems to be missing {where}: a working program {_missing_words(d)} there. What is still left to do?"
+    return (f"Something seems to be missing {where}: a working program {_missing_words(d)} there. "
+            "What is still left to do?")
 
 
-def _comparison_sentence(d: Departure, line: int | None) -> str:
-    symbol = _operator(d.student_part)
-    shown = f" (`{symbol}`)" if symbol else ""
-    if symbol in ("<", "<=", ">", ">="):
-        return f"Look at the comparison on line {line}{shown}. Should the boundary value itself count, or not?"
-    return f"Look at the test on line {line}{shown}. Does it check what you mean, or the opposite?"
-
-
-# Sentences for a changed statement, by (aspect or construct); the first key that matches wins.
-_CHANGED: list[tuple[Callable[[Departure], bool], Callable[[Departure, int | None, int | None], str]]] = [
-    (lambda d: d.aspect == "bounds", lambda d, line, also:
-        f"Look at the range of values the loop on line {line} goes through"
-        f"{f', and at how line {also} uses each of them' if also else ''}. Is that every value it needs, and no more?"),
-    (lambda d: d.aspect == "iterable", lambda d, line, also:
-        f"Look at what the loop on line {line} goes through{f' and at how line {also} treats each of them' if also else ''}."
-        " What does it see for the items of this test?"),
-    (lambda d: d.aspect == "operator" and isinstance(d.student_part, ast.BoolOp), lambda d, line, also:
-        f"Check the condition on line {line}: for which values should it be true, and is that what it tests?"),
-    (lambda d: d.aspect == "operator", lambda d, line, also:
-        f"Look at the operator on line {line}"
-        f"{f' (`{_operator(d.student_part)}`)' if _operator(d.student_part) else ''}. Which operation does this step need?"),
-    (lambda d: d.aspect == "comparison", lambda d, line, also: _comparison_sentence(d, line)),
-    (lambda d: d.aspect == "update", lambda d, line, also:
-        f"Look at how {f'`{_target_name(d.student)}`' if _target_name(d.student) else 'the value'} is updated on "
-        f"line {line}. Does it change the way you intend each time?"),
-    (lambda d: d.aspect == "not returned", lambda d, line, also:
-        f"Line {line} works out a value, but what happens to it afterwards?"),
-    (lambda d: d.construct == "base case", lambda d, line, also:
-        f"Check the base case on line {line}: what should the function give for the smallest input?"),
-    (lambda d: d.construct == "special case", lambda d, line, also:
-        f"Check the special case on line {line}: when should it apply, and what should it give?"),
-    (lambda d: d.construct == "condition", lambda d, line, also:
-        f"Check the condition on line {line}: for which values should it be true, and is that what it tests?"),
-    (lambda d: d.construct == "return", lambda d, line, also:
-        f"Look at what line {line} returns. Is it exactly what the problem asks for?"),
-    (lambda d: d.construct == "starting value", lambda d, line, also:
-        f"Check the starting value{f' of `{_target_name(d.student)}`' if _target_name(d.student) else ''} on "
-        f"line {line}. What should it be, given what the loop then does with it?"),
-    (lambda d: d.aspect == "value", lambda d, line, also:
-        f"Check the value used on line {line}. Is it the right one for this step?"),
+_CONDITION = ("Check the condition on line {line}: for which values should it be true, and is that what it "
+              "tests?")
+_BOUNDARY = ("<", "<=", ">", ">=")
+# Sentences for a changed statement: the first entry whose test matches wins. The fields are
+# filled by `_changed_sentence`.
+_CHANGED: list[tuple[Callable[[Departure], bool], str]] = [
+    (lambda d: d.aspect == "bounds",
+     "Look at the range of values the loop on line {line} goes through{uses}. Is that every value it needs, "
+     "and no more?"),
+    (lambda d: d.aspect == "iterable",
+     "Look at what the loop on line {line} goes through{treats}. What does it see for the items of this "
+     "test?"),
+    (lambda d: d.aspect == "operator" and isinstance(d.student_part, ast.BoolOp), _CONDITION),
+    (lambda d: d.aspect == "operator",
+     "Look at the operator on line {line}{symbol}. Which operation does this step need?"),
+    (lambda d: d.aspect == "comparison" and _operator(d.student_part) in _BOUNDARY,
+     "Look at the comparison on line {line}{symbol}. Should the boundary value itself count, or not?"),
+    (lambda d: d.aspect == "comparison",
+     "Look at the test on line {line}{symbol}. Does it check what you mean, or the opposite?"),
+    (lambda d: d.aspect == "update",
+     "Look at how {target} is updated on line {line}. Does it change the way you intend each time?"),
+    (lambda d: d.aspect == "not returned",
+     "Line {line} works out a value, but what happens to it afterwards?"),
+    (lambda d: d.construct == "base case",
+     "Check the base case on line {line}: what should the function give for the smallest input?"),
+    (lambda d: d.construct == "special case",
+     "Check the special case on line {line}: when should it apply, and what should it give?"),
+    (lambda d: d.construct == "condition", _CONDITION),
+    (lambda d: d.construct == "return",
+     "Look at what line {line} returns. Is it exactly what the problem asks for?"),
+    (lambda d: d.construct == "starting value",
+     "Check the starting value{of_target} on line {line}. What should it be, given what the loop then does "
+     "with it?"),
+    (lambda d: d.aspect == "value",
+     "Check the value used on line {line}. Is it the right one for this step?"),
 ]
+
+
+def _changed_sentence(d: Departure, line: int | None, also: int | None) -> str:
+    symbol, target = _operator(d.student_part), _target_name(d.student)
+    fields = {
+        "line": line,
+        "uses": f", and at how line {also} uses each of them" if also else "",
+        "treats": f" and at how line {also} treats each of them" if also else "",
+        "symbol": f" (`{symbol}`)" if symbol else "",
+        "target": f"`{target}`" if target else "the value",
+        "of_target": f" of `{target}`" if target else "",
+    }
+    template = next((t for applies, t in _CHANGED if applies(d)), None)
+    if template is None:
+        what = _CONSTRUCT_WORDS.get(d.construct, "the code")
+        return (f"Look closely at {what} on line {line}. What does it do for this input, and what should it "
+                "do?")
+    return template.format(**fields)
 
 
 def _departure_sentence(region: Region) -> str | None:
@@ -194,12 +209,12 @@ def _departure_sentence(region: Region) -> str | None:
             return None  # something only one of the programs has may well be a matter of style
         if region.also and region.reason.endswith("a second departure"):
             first, second = sorted((line or 0, region.also))
-            return (f"Look closely at lines {first} and {second}. What does each of them do for this input, and what "
-                    "should it do?")
+            return (f"Look closely at lines {first} and {second}. What does each of them do for this input, "
+                    "and what should it do?")
         return f"Look closely at line {line}. What does it do for this input, and what should it do?"
     if d.kind == "order":
-        return (f"Look at the order of your checks: the case on line {line} is only tried after the ones above it. "
-                "Can it still be reached for the values it is meant for?")
+        return (f"Look at the order of your checks: the case on line {line} is only tried after the ones "
+                "above it. Can it still be reached for the values it is meant for?")
     if d.kind == "extra":
         return f"Line {line} does something a working solution does without. What does it do for this input?"
     if d.kind == "missing":
@@ -207,11 +222,7 @@ def _departure_sentence(region: Region) -> str | None:
     if d.kind == "moved":
         return (f"Look at where line {line} sits: a working program does this step in another place. "
                 "Does it run as often as it should, and at the right moment?")
-    for applies, sentence in _CHANGED:
-        if applies(d):
-            return sentence(d, line, region.also)
-    what = _CONSTRUCT_WORDS.get(d.construct, "the code")
-    return f"Look closely at {what} on line {line}. What does it do for this input, and what should it do?"
+    return _changed_sentence(d, line, region.also)
 
 
 def _operand_types(detail: str) -> tuple[str, str] | None:
@@ -231,7 +242,8 @@ def _error_sentence(region: Region) -> str:
     at = f"On line {line}" if line else "In your program"
     if region.construct == "name" and region.error == "UnboundLocalError":
         where = f" (it gets one only on line {also})" if also else ""
-        return f"{at} `{name}` is used before it gets a value in your function{where}. Where should it get its first value?"
+        return (f"{at} `{name}` is used before it gets a value in your function{where}. Where should it get "
+                "its first value?")
     if region.construct == "name":
         if region.message and region.message.startswith("="):
             return (f"{at} Python does not know the name `{name}`: it is not one of Python's own words. "
@@ -253,9 +265,10 @@ def _error_sentence(region: Region) -> str:
         return (f"{at} `{name}(...)` is called, but line {also} gives the name `{name}` a value of your own, "
                 f"so it no longer means Python's `{name}`. What else could you call your variable?")
     if region.construct == "index":
-        loop = f"When the loop on line {also} is at its last pass, which position is asked for, and which ones " \
-            "exist?" if also else "Which positions exist, and which one is asked for there?"
-        return f"{at} an index goes past the end: for this input it asks for a position that does not exist. {loop}"
+        loop = (f"When the loop on line {also} is at its last pass, which position is asked for, and which "
+                "ones exist?") if also else "Which positions exist, and which one is asked for there?"
+        past = f"{at} an index goes past the end: for this input it asks for a position that does not exist."
+        return f"{past} {loop}"
     if region.construct == "iterable":
         if name in ("+=", "extend"):
             how = "`+=` on a list" if name == "+=" else "`.extend()`"
@@ -263,12 +276,14 @@ def _error_sentence(region: Region) -> str:
                     "here. How do you add one item to a list?")
         quoted = detail.split("'")[1::2]
         return (f"{at} Python needs something to go through (a list, a string, ...), but gets "
-                f"{_type_words(quoted[0] if quoted else None, 'a single value')}. What did you mean to give it there?")
+                f"{_type_words(quoted[0] if quoted else None, 'a single value')}. What did you mean to give "
+                "it there?")
     if region.construct == "input":
         if name == "function":
             return (f"{at} your function waits for input(), but the tests give it the values as its "
                     "parameters: nothing is typed in. Where do the values come from?")
-        return f"{at} your program reads past the end of the input. How does it know when the input has ended?"
+        return (f"{at} your program reads past the end of the input. How does it know when the input has "
+                "ended?")
     return _error_type_sentence(region.error or "", detail, at)
 
 
@@ -278,8 +293,8 @@ def _error_type_sentence(kind: str, detail: str, at: str) -> str:
         return (f"{at} something is divided by zero for this input. Which value is zero there, and what "
                 "should your function do in that case?")
     if kind == "KeyError":
-        return (f"{at} the dictionary is asked for the key {bounded(detail, 40)}, which it does not have yet. "
-                "What should happen the first time a key comes up?")
+        return (f"{at} the dictionary is asked for the key {bounded(detail, 40)}, which it does not have "
+                "yet. What should happen the first time a key comes up?")
     operands = _operand_types(detail) if kind == "TypeError" else None
     if operands:
         return (f"{at} {_type_words(operands[0], 'a value')} and {_type_words(operands[1], 'a value')} are "
@@ -303,7 +318,8 @@ def _error_type_sentence(kind: str, detail: str, at: str) -> str:
                 "the test give your function?")
     said = f"{kind}: {bounded(detail, 80)}" if detail else kind or "an error"
     where = at.replace("On line", "on line").replace("In your program", "")
-    return f"The error{' ' + where if where else ''} says {said}. What does it mean for the values used there?"
+    return (f"The error{' ' + where if where else ''} says {said}. What does it mean for the values used "
+            "there?")
 
 
 def _loop_sentence(region: Region) -> str:
@@ -313,11 +329,11 @@ def _loop_sentence(region: Region) -> str:
         return (f"The loop on line {also} stops only when {var} reaches its end, but line {line} moves {var} "
                 "the other way. Which way should it go?")
     if region.construct == "update" and also and region.reason.endswith("after the loop"):
-        return (f"The loop on line {also} repeats while its condition holds, but {var} only changes on line {line}, "
-                "after the loop. Does anything inside the loop bring it closer to its end?")
+        return (f"The loop on line {also} repeats while its condition holds, but {var} only changes on line "
+                f"{line}, after the loop. Does anything inside the loop bring it closer to its end?")
     if region.construct == "update":
-        return (f"{var[0].upper() + var[1:]} changes on line {line} only when the condition on line {also} holds. "
-                "What happens to the loop when it does not?")
+        return (f"{var[0].upper() + var[1:]} changes on line {line} only when the condition on line {also} "
+                "holds. What happens to the loop when it does not?")
     if region.construct == "exit condition":
         return (f"The loop on line {also} stops only when the condition on line {line} is true. "
                 "Can that ever happen for this input?")
@@ -329,21 +345,26 @@ def _no_return_sentence(region: Region) -> str:
     return {
         "print": f"Line {line} prints the result, but the tests look at what your function returns. "
                  "What does it give back?",
-        "dropped value": f"Line {line} works out a value, but nothing is done with it. Where should that value go?",
-        "none": f"Line {line} returns what `{maker}` gives back, and that is None: `{maker}` does its work in place. "
-                "What should your function give back instead?",
+        "dropped value": f"Line {line} works out a value, but nothing is done with it. Where should that "
+                         "value go?",
+        "none": f"Line {line} returns what `{maker}` gives back, and that is None: `{maker}` does its work "
+                "in place. What should your function give back instead?",
         "unfilled": f"Line {line} returns `{name}`, but nothing in your function ever adds to it"
-                    f"{f': line {also} prints instead' if maker == 'print' else ''}. Where should each result go?",
-        "loop return": f"Your function returns only inside the loop on line {also} (line {maker}). For this input it "
-                       "reaches its end without returning, so it gives None. When should it return, and what?",
-        "first pass": f"Line {line} returns inside the loop on line {also}, whatever happens, so the loop never gets "
+                    f"{f': line {also} prints instead' if maker == 'print' else ''}. Where should each "
+                    "result go?",
+        "loop return": f"Your function returns only inside the loop on line {also} (line {maker}). For this "
+                       "input it "
+                       "reaches its end without returning, so it gives None. When should it return, and "
+                       "what?",
+        "first pass": f"Line {line} returns inside the loop on line {also}, whatever happens, so the loop "
+                      "never gets "
                       "past its first pass. Is that the moment your function should give its answer?",
-        "if without else": f"When the condition on line {also} is false, your function reaches its end without "
-                           "returning anything, so it gives None. What should it return then?",
-        "path end": f"For this input your function reaches its end after line {line} without returning anything, so "
-                    "it gives None. Which case is left without an answer?",
-    }.get(region.construct, "Your function never returns its result, so the caller gets None. What should it give "
-                            f"back after line {also}?")
+        "if without else": f"When the condition on line {also} is false, your function reaches its end "
+                           "without returning anything, so it gives None. What should it return then?",
+        "path end": f"For this input your function reaches its end after line {line} without returning "
+                    "anything, so it gives None. Which case is left without an answer?",
+    }.get(region.construct, "Your function never returns its result, so the caller gets None. What should it "
+                            f"give back after line {also}?")
 
 
 def _syntax_sentence(region: Region, blocked: str = "") -> str:
@@ -362,7 +383,8 @@ def region_sentence(region: Region, failure: Failure | None, problem: Problem) -
         return _loop_sentence(region)
     if region.clue == Clue.RECURSION:
         if region.reason.startswith("the function calls itself and has no"):
-            return "Your function calls itself again and again. Where should it stop, and what should it give there?"
+            return ("Your function calls itself again and again. Where should it stop, and what should it "
+                    "give there?")
         return (f"Each call goes on calling itself without ever reaching the base case on line {line}. "
                 "Which is the smallest input, and does the base case catch it?")
     if region.clue == Clue.TYPE:
@@ -371,19 +393,20 @@ def region_sentence(region: Region, failure: Failure | None, problem: Problem) -
         got = _type_words(actual, f"a {actual}" if actual else "a value")
         want = _type_words(expected, "another kind of value")
         origin = f", and at where that value starts out on line {region.also}" if region.also else ""
-        return (f"Your function gives back {got} where {want} is expected. Look at what line {line} returns{origin}. "
-                "What kind of value should come out?")
+        return (f"Your function gives back {got} where {want} is expected. Look at what line {line} "
+                f"returns{origin}. What kind of value should come out?")
     if region.clue == Clue.PATH:
         if region.construct == "loop":
             return (f"Follow this input through the loop on line {line}: which values does it go through, "
                     "and are those all the ones it needs to check?")
-        return f"Follow this input through the condition on line {line}: should it be true here, and which branch runs?"
+        return (f"Follow this input through the condition on line {line}: should it be true here, and which "
+                "branch runs?")
     if region.clue == Clue.NO_RETURN:
         return _no_return_sentence(region)
     if region.clue == Clue.RANGE:
         uses = f", and at how line {region.also} uses each of them" if region.also else ""
-        return (f"Look at the range of values the loop on line {line} goes through{uses}. Does it reach every "
-                f"position of `{region.name}`, from the first to the last?")
+        return (f"Look at the range of values the loop on line {line} goes through{uses}. Does it reach "
+                f"every position of `{region.name}`, from the first to the last?")
     return _departure_sentence(region)
 
 
@@ -392,16 +415,18 @@ def region_sentence(region: Region, failure: Failure | None, problem: Problem) -
 
 def _trace_question(failure: Failure | None) -> str:
     if failure is not None and failure.call and failure.status == "wrong_answer":
-        return ("Work through that input by hand, line by line, writing down the value of each variable: where does "
-                "a value first differ from what you expect?")
+        return ("Work through that input by hand, line by line, writing down the value of each variable: "
+                "where does a value first differ from what you expect?")
     return "Trace your program by hand on that input: at which step does it stop doing what you expect?"
 
 
 def _verdict_hint(failure: Failure) -> OfflineHint:
     """A verdict this engine has no words of its own for (a forbidden construct, a remote
     report it cannot read): quote it, point at the line it names, and ask."""
-    question = (f"Look at line {failure.line}: what does the message say about it, and what could you write there "
-                "instead?" if failure.line else "What does that mean for your program, and what could you change?")
+    question = (f"Look at line {failure.line}: what does the message say about it, and what could you write "
+                "there "
+                "instead?" if failure.line else "What does that mean for your program, and what could you "
+                                                "change?")
     return OfflineHint(f"{_describe(failure)} The verdict is quoted as reported.",
                        f"{failure_sentence(failure)} {question}")
 
@@ -415,8 +440,8 @@ def _describe(failure: Failure | None) -> str:
 
 def _explain(failure: Failure | None, region: Region) -> str:
     where = f"line {region.line}" if region.line else "no single line"
-    detail = (f"{_describe(failure)} Region: {where} ({region.construct}), from {region.clue}: {region.reason}; "
-              f"confidence {region.confidence}")
+    detail = (f"{_describe(failure)} Region: {where} ({region.construct}), from {region.clue}: "
+              f"{region.reason}; confidence {region.confidence}")
     d = region.departure
     if d is not None and d.aspect in ("operator", "comparison"):
         mine, theirs = _operator(d.student_part), _operator(d.reference_part)
@@ -448,7 +473,8 @@ def debug_hint(
     region = _located(problem, student_program, failure, reference, known_correct)
     if region is not None and region.clue == Clue.SYNTAX:
         blocked = f"No test can run yet, starting with {failure.call}. " if failure and failure.call else ""
-        return OfflineHint(f"Syntax error on line {region.line}: {region.message}.", _syntax_sentence(region, blocked))
+        said = _syntax_sentence(region, blocked)
+        return OfflineHint(f"Syntax error on line {region.line}: {region.message}.", said)
     evidence = failure_sentence(failure)
     said = region_sentence(region, failure, problem) if region is not None else None
     if region is None or said is None:
@@ -534,17 +560,18 @@ def _ms(seconds: float) -> str:
 
 
 _COSTS = {
-    "recursion": "On line {line} each call of `{name}` starts two or more new calls, so the same values are worked "
-                 "out again and again. What could your function remember between calls?",
-    "nested loop": "The loop on line {line} runs again, from the start, for every pass of the loop on line {also}, "
-                   "so the work grows with the square of the input. Could one pass do it, reusing what the previous "
-                   "pass found?",
-    "list search": "On line {line} the membership test searches the whole list `{name}` on every pass of the loop on "
-                   "line {also}. Which structure answers \"have I seen this?\" without searching?",
-    "repeated count": "On line {line} counting in `{name}` walks through all of it again on every pass of the loop "
-                      "on line {also}. Could you count everything in one pass instead?",
-    "repeated work": "Line {line} recomputes something about all of `{name}` on every pass of the loop on line "
-                     "{also}. Could you work it out once, before the loop?",
+    "recursion": "On line {line} each call of `{name}` starts two or more new calls, so the same values are "
+                 "worked out again and again. What could your function remember between calls?",
+    "nested loop": "The loop on line {line} runs again, from the start, for every pass of the loop on line "
+                   "{also}, "
+                   "so the work grows with the square of the input. Could one pass do it, reusing what the "
+                   "previous pass found?",
+    "list search": "On line {line} the membership test searches the whole list `{name}` on every pass of the "
+                   "loop on line {also}. Which structure answers \"have I seen this?\" without searching?",
+    "repeated count": "On line {line} counting in `{name}` walks through all of it again on every pass of "
+                      "the loop on line {also}. Could you count everything in one pass instead?",
+    "repeated work": "Line {line} recomputes something about all of `{name}` on every pass of the loop on "
+                     "line {also}. Could you work it out once, before the loop?",
 }
 
 
@@ -571,20 +598,22 @@ def optimize_hint(
             timing = (f"On the tests your program takes {_ms(mine)}; the fastest known correct program takes "
                       f"{_ms(reference_run_time)}, {mine / reference_run_time:.0f}x less. ")
         elif costs:
-            timing = (f"On these small tests it takes {_ms(mine)}, close to the fastest known correct program "
-                      f"({_ms(reference_run_time)}), but the difference grows with the input. ")
+            timing = (f"On these small tests it takes {_ms(mine)}, close to the fastest known correct "
+                      f"program ({_ms(reference_run_time)}), but the difference grows with the input. ")
         else:
-            timing = (f"On the tests your program takes {_ms(mine)}, about as fast as the fastest known correct "
-                      f"program ({_ms(reference_run_time)}). ")
+            timing = (f"On the tests your program takes {_ms(mine)}, about as fast as the fastest known "
+                      f"correct program ({_ms(reference_run_time)}). ")
     if costs:
         cost = costs[0]
-        hint = f"Your program is correct. {timing}{_COSTS[cost.kind].format(line=cost.line, also=cost.also, name=cost.name)}"
+        said = _COSTS[cost.kind].format(line=cost.line, also=cost.also, name=cost.name)
+        hint = f"Your program is correct. {timing}{said}"
     elif slower:
         hint = f"Your program is correct. {timing}Which part of it does more work than the problem needs?"
     else:
         hint = f"Your program is correct. {timing}Is there a part you could make shorter or clearer?"
     found = ", ".join(f"{c.kind} (line {c.line})" for c in costs) or "none found"
-    explanation = f"Student run time {mine}, fastest known correct program {reference_run_time}. Costly constructs: {found}."
+    explanation = (f"Student run time {mine}, fastest known correct program {reference_run_time}. "
+                   f"Costly constructs: {found}.")
     return OfflineHint(explanation, hint)
 
 

@@ -116,7 +116,8 @@ def stuck_loops(tree: ast.Module) -> list[Suspect]:
                 continue
             guard = _enclosing_if(exits[0], loop, up)
             if guard is not None:
-                out.append(Suspect(guard.lineno, "exit condition", "the loop stops only when this condition holds",
+                out.append(Suspect(guard.lineno, "exit condition", "the loop stops only when this condition "
+                                                                   "holds",
                                    also=loop.lineno))
             continue
         watched = sorted({n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name)})
@@ -124,12 +125,15 @@ def stuck_loops(tree: ast.Module) -> list[Suspect]:
         changed = [c for name in watched for c in changes.get(name, [])]
         if not changed:
             later = [s for s in _following(loop, up) if any(n in changed_names(s) for n in watched)]
-            name = next((n for n in watched if later and n in changed_names(later[0])), watched[0] if watched else None)
+            name = next((n for n in watched if later and n in changed_names(later[0])),
+                        watched[0] if watched else None)
             if later:
-                out.append(Suspect(later[0].lineno, "update", "the variable the loop tests changes only after the loop",
+                out.append(Suspect(later[0].lineno, "update", "the variable the loop tests changes only "
+                                                              "after the loop",
                                    also=loop.lineno, name=name))
             else:
-                out.append(Suspect(loop.lineno, "loop condition", "nothing inside the loop changes what it tests",
+                out.append(Suspect(loop.lineno, "loop condition", "nothing inside the loop changes what it "
+                                                                  "tests",
                                    name=name))
             continue
         conditional = [c for c in changed if _enclosing_if(c, loop, up) is not None]
@@ -137,7 +141,8 @@ def stuck_loops(tree: ast.Module) -> list[Suspect]:
             first = min(conditional, key=lambda c: c.lineno)
             guard = _enclosing_if(first, loop, up)
             name = next(n for n in watched if changes.get(n) and any(c is first for c in changes[n]))
-            out.append(Suspect(first.lineno, "update", "the loop variable changes only when a condition holds",
+            out.append(Suspect(first.lineno, "update", "the loop variable changes only when a condition "
+                                                       "holds",
                                also=guard.lineno if guard else None, name=name))
     return out
 
@@ -166,8 +171,9 @@ def base_cases(function: ast.FunctionDef) -> list[ast.If]:
 def runaway_recursion(function: ast.FunctionDef) -> Suspect:
     """Where to look when a recursive function never stops."""
     params = [a.arg for a in function.args.args]
-    for call in sorted((n for n in own_nodes(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                        and n.func.id == function.name), key=lambda n: n.lineno):
+    calls = [n for n in own_nodes(function)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == function.name]
+    for call in sorted(calls, key=lambda n: n.lineno):
         passed = [a.id if isinstance(a, ast.Name) else None for a in call.args]
         if params and passed == params:
             return Suspect(call.lineno, "recursive call", "the recursive call passes the same input again")
@@ -184,7 +190,8 @@ def returns(function: ast.FunctionDef) -> list[ast.Return]:
 _CALL_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict, "set": set,
                "tuple": tuple, "sorted": list, "len": int, "repr": str, "frozenset": frozenset, "round": int,
                "abs": None, "sum": None, "max": None, "min": None}
-_STR_METHODS = {"join", "lower", "upper", "strip", "lstrip", "rstrip", "replace", "format", "title", "capitalize"}
+_STR_METHODS = {"join", "lower", "upper", "strip", "lstrip", "rstrip", "replace", "format", "title",
+                "capitalize"}
 
 
 def static_type(node: ast.AST | None, function: ast.FunctionDef, depth: int = 0) -> type | None:
@@ -214,7 +221,8 @@ def static_type(node: ast.AST | None, function: ast.FunctionDef, depth: int = 0)
             return str
         return None
     if isinstance(node, ast.BinOp):
-        left, right = static_type(node.left, function, depth + 1), static_type(node.right, function, depth + 1)
+        left = static_type(node.left, function, depth + 1)
+        right = static_type(node.right, function, depth + 1)
         if isinstance(node.op, ast.Div) and left in (int, float) and right in (int, float):
             return float
         if left is not None and left == right:
@@ -260,7 +268,8 @@ def dropped_values(function: ast.FunctionDef) -> list[ast.Expr]:
             out.append(node)
         elif isinstance(value, ast.BinOp | ast.BoolOp | ast.Compare | ast.Name | ast.Subscript):
             out.append(node)
-        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == function.name:
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == function.name:
             out.append(node)
     return sorted(out, key=lambda n: n.lineno)
 
@@ -277,8 +286,8 @@ def first_use(body: list[ast.stmt], name: str) -> int | None:
 # --- what a function returns, and where it can end without returning ------------------------
 
 # Methods that change their object in place and give back None (a classic: `x = x.sort()`).
-NONE_METHODS = frozenset({"sort", "append", "extend", "insert", "remove", "clear", "reverse", "add", "discard",
-                          "update"})
+NONE_METHODS = frozenset({"sort", "append", "extend", "insert", "remove", "clear", "reverse", "add",
+                          "discard", "update"})
 
 
 def value_returns(function: ast.FunctionDef) -> list[ast.Return]:
@@ -338,7 +347,7 @@ def none_maker(node: ast.AST | None) -> str | None:
 
 def none_assignment(owner: ast.AST, name: str) -> tuple[ast.Assign, str] | None:
     """The first assignment that gives `name` the None of an in-place method or print."""
-    for node in sorted((n for n in own_nodes(owner) if isinstance(n, ast.Assign)), key=lambda n: n.lineno):
+    for node in sorted((n for n in ast.walk(owner) if isinstance(n, ast.Assign)), key=lambda n: n.lineno):
         maker = none_maker(node.value)
         if maker and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return node, maker
@@ -408,9 +417,11 @@ def moves_away(loop: ast.While) -> Suspect | None:
         return None
     left_must_grow = isinstance(test.ops[0], ast.Lt | ast.LtE)  # `i < n` ends when i grows
     changes = changed_names(ast.Module(body=loop.body, type_ignores=[]))
-    sides = ((test.left, test.comparators[0], left_must_grow), (test.comparators[0], test.left, not left_must_grow))
+    sides = ((test.left, test.comparators[0], left_must_grow),
+             (test.comparators[0], test.left, not left_must_grow))
     for side, other, must_grow in sides:
-        if not isinstance(side, ast.Name) or any(isinstance(n, ast.Name) and n.id in changes for n in ast.walk(other)):
+        other_changes = any(isinstance(n, ast.Name) and n.id in changes for n in ast.walk(other))
+        if not isinstance(side, ast.Name) or other_changes:
             continue
         made = changes.get(side.id, [])
         steps = [_step(n) if isinstance(n, ast.AugAssign) else None for n in made]
@@ -467,22 +478,23 @@ def skewed_ranges(owner: ast.AST) -> list[Suspect]:
                 and isinstance(loop.iter.func, ast.Name) and loop.iter.func.id == "range"):
             continue
         args, name = loop.iter.args, loop.target.id
-        start, stop = (args[0], args[1]) if len(args) == 2 else (None, args[0]) if len(args) == 1 else (None, None)
-        if stop is None:
+        if len(args) not in (1, 2):
             continue
+        start, stop = (args[0], args[1]) if len(args) == 2 else (None, args[0])
         stop_of, stop_shift = _length_of(stop), 0
         if stop_of is None and isinstance(stop, ast.BinOp) and isinstance(stop.op, ast.Sub | ast.Add):
             stop_of, shift = _length_of(stop.left), _const(stop.right)
-            stop_shift = (shift or 0) * (-1 if isinstance(stop.op, ast.Sub) else 1) if shift is not None else 0
             if shift is None:
                 stop_of = None
+            else:
+                stop_shift = -shift if isinstance(stop.op, ast.Sub) else shift
         first = _const(start) if start is not None else 0
         if stop_of is None or first is None or (first == 0 and stop_shift == 0):
             continue
-        uses = [n for statement in loop.body for n in ast.walk(statement) if isinstance(n, ast.Name) and n.id == name]
-        as_position = [n for statement in loop.body for n in ast.walk(statement) if isinstance(n, ast.Subscript)
-                       and isinstance(n.value, ast.Name) and n.value.id == stop_of
-                       and isinstance(n.slice, ast.Name) and n.slice.id == name]
+        body = [n for statement in loop.body for n in ast.walk(statement)]
+        uses = [n for n in body if isinstance(n, ast.Name) and n.id == name]
+        as_position = [n for n in body if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                       and n.value.id == stop_of and isinstance(n.slice, ast.Name) and n.slice.id == name]
         if uses and len(uses) == len(as_position):
             use = min(as_position, key=lambda n: n.lineno)
             out.append(Suspect(loop.lineno, "loop", "the range misses positions of the sequence it indexes",
@@ -497,8 +509,8 @@ def _empty(node: ast.AST) -> bool:
         return not node.keys
     if isinstance(node, ast.Constant):
         return node.value in ("", 0) and type(node.value) in (str, int)
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "dict", "set") \
-        and not node.args
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+        and node.func.id in ("list", "dict", "set") and not node.args
 
 
 def never_filled(function: ast.FunctionDef, name: str) -> ast.Assign | None:

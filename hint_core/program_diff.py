@@ -88,7 +88,8 @@ class _SplitAssignments(ast.NodeTransformer):
     def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.AST]:
         target, value = node.targets[0], node.value
         if not (len(node.targets) == 1 and isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
-                and len(target.elts) == len(value.elts) and all(isinstance(t, ast.Name) for t in target.elts)):
+                and len(target.elts) == len(value.elts)
+                and all(isinstance(t, ast.Name) for t in target.elts)):
             return node
         names = {t.id for t in target.elts if isinstance(t, ast.Name)}
         if any(isinstance(n, ast.Name) and n.id in names for v in value.elts for n in ast.walk(v)):
@@ -116,7 +117,7 @@ def parse(program: str) -> Parsed | None:
 class Shapes:
     """Statement shapes with every bound variable written `_`, cached per node."""
 
-    def __init__(self, bound: set[str]):
+    def __init__(self, bound: set[str]) -> None:
         self.bound = bound
         self._cache: dict[int, tuple[ast.AST, str]] = {}
 
@@ -169,8 +170,8 @@ def _align(n: int, m: int, score: Callable[[int, int], float]) -> list[tuple[int
 
 # --- integer equivalence -----------------------------------------------------------
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
-           ast.Mod: operator.mod}
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Gt: operator.gt, ast.GtE: operator.ge}
 
@@ -238,7 +239,7 @@ def equivalent_on_integers(a: ast.AST, b: ast.AST, rename: Callable[[str], str])
 
 
 class _Comparer:
-    def __init__(self, student: Parsed, reference: Parsed):
+    def __init__(self, student: Parsed, reference: Parsed) -> None:
         self.s, self.r = student, reference
         self.shape_s, self.shape_r = Shapes(student.bound), Shapes(reference.bound)
         self.mapping: dict[str, str] = {}
@@ -315,7 +316,8 @@ class _Comparer:
             if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 target = next((t for t in targets if isinstance(t, ast.Name)), None)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name):
                 target = node.func.value
             if target is not None and target.id in back:
                 return back[target.id]
@@ -476,12 +478,13 @@ def branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
 
 
 class _Walker:
-    def __init__(self, comparer: _Comparer):
+    def __init__(self, comparer: _Comparer) -> None:
         self.c = comparer
         self.out: list[Departure] = []
         self.same: set[int] = set()  # the student's lines paired with identical code
 
-    def block(self, student: list[ast.stmt], reference: list[ast.stmt], ctx: _Context, owner_line: int | None) -> None:
+    def block(self, student: list[ast.stmt], reference: list[ast.stmt], ctx: _Context,
+              owner_line: int | None) -> None:
         pairs = _align(len(student), len(reference), lambda i, j: self.c.score(student[i], reference[j]))
         extra = [student[i] for i, j in pairs if j is None]
         missing = [reference[j] for i, j in pairs if i is None]
@@ -495,16 +498,18 @@ class _Walker:
             elif i is not None:
                 s = student[i]
                 if id(s) in moved:
-                    self.out.append(Departure("order", s.lineno, _construct(s, None, ctx), "order", s, moved[id(s)]))
+                    construct = _construct(s, None, ctx)
+                    self.out.append(Departure("order", s.lineno, construct, "order", s, moved[id(s)]))
                 else:
-                    self.out.append(Departure("extra", s.lineno, _construct(s, None, ctx), "statement", s, None))
+                    self.out.append(Departure("extra", s.lineno, _construct(s, None, ctx), "statement", s))
                 previous_line = getattr(s, "end_lineno", s.lineno)
             else:
                 r = reference[j]
                 if id(r) not in moved.values_ids:
                     following = next((student[a].lineno for a, _ in pairs[k + 1:] if a is not None), None)
-                    self.out.append(Departure("missing", previous_line, _construct(r, None, ctx), "statement", None, r,
-                                              name=self.c.student_name_changed_by(r), next_line=following))
+                    self.out.append(Departure("missing", previous_line, _construct(r, None, ctx), "statement",
+                                              None, r, name=self.c.student_name_changed_by(r),
+                                              next_line=following))
             first = False
 
     def _moved(self, extra: list[ast.stmt], missing: list[ast.stmt]) -> _Moved:
@@ -512,7 +517,8 @@ class _Walker:
         used: set[int] = set()
         for s in extra:
             for r in missing:
-                if id(r) not in used and self.c.shape_s(s) == self.c.shape_r(r) and self.c.first_difference(s, r) is None:
+                same = self.c.shape_s(s) == self.c.shape_r(r) and self.c.first_difference(s, r) is None
+                if id(r) not in used and same:
                     moved[id(s)] = r
                     used.add(id(r))
                     break
@@ -566,7 +572,9 @@ class _Walker:
         moved = {}
         for a in extra:
             for b in missing:
-                if b not in moved.values() and self.c.first_difference(ast.If(a.test, a.body, []), ast.If(b.test, b.body, [])) is None:
+                found = self.c.first_difference(ast.If(a.test, a.body, []), ast.If(b.test, b.body, []))
+                alike = found is None
+                if b not in moved.values() and alike:
                     moved[id(a)] = b
         for i, j in pairs:
             if i is not None and j is not None:
@@ -581,11 +589,13 @@ class _Walker:
             elif i is not None:
                 a = branches_s[i]
                 kind: Kind = "order" if id(a) in moved else "extra"
-                self.out.append(Departure(kind, a.lineno, "condition", "order" if kind == "order" else "branch", a, moved.get(id(a))))
+                aspect = "order" if kind == "order" else "branch"
+                self.out.append(Departure(kind, a.lineno, "condition", aspect, a, moved.get(id(a))))
             elif branches_r[j] not in moved.values():
                 b = branches_r[j]
                 self.out.append(Departure("missing", s.lineno, "condition", "branch", None, b))
-        self.block(else_s, else_r, ctx, branches_s[-1].body[-1].end_lineno if branches_s[-1].body else s.lineno)
+        last = branches_s[-1].body[-1].end_lineno if branches_s[-1].body else s.lineno
+        self.block(else_s, else_r, ctx, last)
 
     def _changed(self, s: ast.AST, r: ast.AST, found: tuple[ast.AST, ast.AST], ctx: _Context) -> None:
         part_s, part_r = found
@@ -606,8 +616,8 @@ class _Walker:
 
 def _in_filter(statement: ast.AST, part: ast.AST) -> bool:
     """Whether `part` lies in the `if` of a comprehension of `statement`."""
-    return any(_contains(condition, part) for node in ast.walk(statement) if isinstance(node, ast.comprehension)
-               for condition in node.ifs)
+    return any(_contains(condition, part) for node in ast.walk(statement)
+               if isinstance(node, ast.comprehension) for condition in node.ifs)
 
 
 class _Moved(dict):
@@ -618,7 +628,8 @@ class _Moved(dict):
         return {id(v) for v in self.values()}
 
 
-def _pairs_for_names(comparer: _Comparer, s: list[ast.stmt], r: list[ast.stmt]) -> list[tuple[ast.AST, ast.AST]]:
+def _pairs_for_names(comparer: _Comparer, s: list[ast.stmt],
+                     r: list[ast.stmt]) -> list[tuple[ast.AST, ast.AST]]:
     """Aligned statement pairs of every nested block, for learning the variable mapping."""
     out: list[tuple[ast.AST, ast.AST]] = []
     for i, j in _align(len(s), len(r), lambda i, j: comparer.score(s[i], r[j])):
@@ -646,7 +657,7 @@ class _HeaderOnly(ast.AST):
 
     _fields = ("parts",)
 
-    def __init__(self, parts: list[ast.AST] | None = None):
+    def __init__(self, parts: list[ast.AST] | None = None) -> None:
         super().__init__()
         self.parts = parts or []
 

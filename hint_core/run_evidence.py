@@ -32,9 +32,10 @@ _PARSE_CHARS = 20_000  # longer texts are not parsed as Python literals (cost, d
 
 _LINE_SUFFIX = re.compile(r"\s*\(line (\d+)\)\s*$")
 _SYNTAX_PLACE = re.compile(r"\s*\(<[^>]*>, line \d+\)$")
-_ERROR = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception|Exit|Interrupt)|StopIteration)(?::\s*(?P<message>.*))?$",
-                    re.DOTALL)
-_TEST_FAILED = re.compile(r"^Test failed:\s*(?P<call>.+?) should be (?P<expected>.+), got (?P<actual>.+)$", re.DOTALL)
+_ERROR = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception|Exit|Interrupt)|StopIteration)"
+                    r"(?::\s*(?P<message>.*))?$", re.DOTALL)
+_TEST_FAILED = re.compile(
+    r"^Test failed:\s*(?P<call>.+?) should be (?P<expected>.+), got (?P<actual>.+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def _from_text(status: str, text: str, stdio: bool) -> Failure:
                        failed.group("expected").strip(), text=last, stdio=stdio)
     error_type, message, line = _split_error(last)
     if error_type is not None:
-        return Failure("exception", error_type=error_type, error_message=message, line=line, text=last, stdio=stdio)
+        return Failure("exception", error_type=error_type, error_message=message, line=line, text=last,
+                       stdio=stdio)
     _, _, line = _split_error(last)
     return Failure(status, line=line, text=last or None, stdio=stdio)
 
@@ -154,7 +156,8 @@ def _bounded_value(value: object, limit: int) -> str | None:
         head, tail = value[: keep // 2 + keep % 2], value[-(keep // 2):]
         return f"{head!r}<… {len(value) - len(head) - len(tail)} more characters …>{tail!r}"
     if isinstance(value, list | tuple | set | frozenset):
-        items = [repr(v) if len(repr(v)) <= limit // 2 else _bounded_value(v, limit // 2) or "…" for v in value]
+        items = [repr(v) if len(repr(v)) <= limit // 2 else _bounded_value(v, limit // 2) or "…"
+                 for v in value]
         if isinstance(value, list):
             return _join("[", items, "]", limit, "items")
         if isinstance(value, tuple):
@@ -275,7 +278,8 @@ def failure_sentence(failure: Failure | None) -> str:
     template = _SAYS.get(key)
     if template is None or (failure.status == "wrong_answer" and failure.actual is None):
         if not failure.text:
-            return f"{subject[0].upper()}{subject[1:]} does not pass the tests yet (no details were reported)."
+            return f"{subject[0].upper()}{subject[1:]} does not pass the tests yet (no details were " \
+                "reported)."
         return f"{subject[0].upper()}{subject[1:]} is not accepted yet: {bounded(failure.text, TEXT_CHARS)}."
     error = failure.error_type or "an error"
     if failure.error_message:

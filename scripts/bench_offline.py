@@ -120,7 +120,8 @@ CLAIMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, patter
     "error": r"Python does not know the name|is used before it gets a value|is None: line \d+ gives it"
              r"|the value of `[^`]+` is used, but|no longer means Python's|an index goes past the end"
              r"|goes through what it is given|Python needs something to go through|waits for input\(\)"
-             r"|reads past the end of the input|divided by zero|which it does not have yet|which Python cannot do"
+             r"|reads past the end of the input|divided by zero|which it does not have yet|which Python "
+             r"cannot do"
              r"|has no such method|which is not a whole number|there is nothing to compare|names on the left"
              r"|does not exist where|The error on line",
     "stuck": r"How should it end|closer to its end|What happens to the loop when|Can that ever happen"
@@ -285,7 +286,8 @@ def evaluate(entry: BuggyProgram, problem: Problem, run: RunResult, hint_run: Ru
         leaks=sorted(line for line in _solution_lines(correct, entry.program) if line in both),
     )
     outcome.misleading += false_claims(claims, entry.program, problem, run)
-    outcome.misleading += [f"claims {c} (not about this bug)" for c in sorted(claims - entry.may_claim - FACTUAL)]
+    outcome.misleading += [f"claims {c} (not about this bug)"
+                           for c in sorted(claims - entry.may_claim - FACTUAL)]
     if named and not named & allowed_lines:
         outcome.misleading.append(f"points at line(s) {sorted(named)}; the bug is on {sorted(allowed_lines)}")
     return outcome
@@ -367,8 +369,7 @@ def report(results: dict[str, dict[str, list[Outcome]]], splits: list[str]) -> l
                 f"{f.share(lambda o: o.names_test):>16} "
                 f"{f.share(lambda o: o.names_crash_line, lambda o: o.crash_line is not None):>16} "
                 f"{f.share(lambda o: o.points_at_bug):>16} {f.share(lambda o: bool(o.misleading)):>16} "
-                f"{sum(1 for o in outcomes if o.leaks):>5} "
-                f"{statistics.median(ms):>9.1f}, {max(ms):>8.1f}")
+                f"{sum(1 for o in outcomes if o.leaks):>5} {statistics.median(ms):>9.1f}, {max(ms):>8.1f}")
     return lines
 
 

@@ -7,7 +7,6 @@ bank's reference solutions, exactly as the pipeline does without an LLM.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,10 @@ from hint_core.pool import work_seconds
 from hint_core.problems import ProblemBank
 from hint_core.sandbox import run_program
 from hint_core.selection import Candidate, code_tokens, select_candidate
-from scripts.bench_offline import FIXTURES, load_set
+from scripts.bench_offline import FIXTURES, claims_in, false_claims, lines_named, load_set
 
 MANIFEST = load_set()
 BANK = ProblemBank()
-LINE_NUMBERS = re.compile(r"\blines? (\d+)", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +61,32 @@ IDS = [entry.file for entry in MANIFEST]
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=IDS)
-def test_debug_hint_names_the_failing_test(entry, runs, reference_runs):
+def test_debug_hint_names_the_failing_test_and_ends_with_a_question(entry, runs, reference_runs):
     made = hint_for(entry, "debug", runs, reference_runs)
     assert entry.failing_call in made.hint
     assert made.hint.rstrip().endswith("?")
+
+
+CRASHES = [entry for entry in MANIFEST if entry.crashes]
+
+
+@pytest.mark.parametrize("entry", CRASHES, ids=[e.file for e in CRASHES])
+def test_a_program_that_raises_gets_the_line_it_raised_on(entry, runs, reference_runs):
+    failure = runs[entry.file][1].first_failure
+    made = hint_for(entry, "debug", runs, reference_runs)
+    assert failure.line in lines_named(made.hint), made.hint
+
+
+def test_no_hint_claims_a_missing_loop_or_return_the_program_has(runs, reference_runs):
+    """The claims the issue found false on real programs ("a working program goes through a
+    loop there" to a program with a loop, "never returns its result" to one with a return,
+    a path without a return in a function that always returns), checked on the program."""
+    for entry in MANIFEST:
+        program, run = runs[entry.file]
+        for hint_type in ("debug", "plan"):
+            made = hint_for(entry, hint_type, runs, reference_runs)
+            claims = claims_in(made.hint) & {"loop_missing", "return_missing", "falls_off_end"}
+            assert not false_claims(claims, program, BANK.get(entry.problem_id), run), (entry.file, made.hint)
 
 
 @pytest.mark.parametrize("hint_type", ["debug", "plan", "optimize"])

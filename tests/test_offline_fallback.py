@@ -15,7 +15,8 @@ from hint_actors import steps
 from tests.conftest import join
 from tests.fake_openai import status
 
-BUGGY_FACTORIAL = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
+BUGGY_FACTORIAL = ("def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n"
+                   "    return result\n")
 
 
 @pytest.fixture
@@ -73,7 +74,9 @@ def test_llm_answering_500_gives_an_offline_hint(client, broker, worker, outage_
     assert len(fake_llm.requests) >= 4  # both phases retried before giving up
 
 
-def test_llm_stalling_past_its_timeout_gives_an_offline_hint(client, broker, worker, outage_services, fake_llm):
+def test_llm_stalling_past_its_timeout_gives_an_offline_hint(
+    client, broker, worker, outage_services, fake_llm
+):
     fake_llm.latency = 3.0  # every answer comes after the client stopped waiting
     ask(client)
     join(broker)
