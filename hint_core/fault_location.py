@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -394,74 +393,10 @@ def evidence_regions(parsed: Parsed, problem: Problem, failure: Failure | None) 
 # --- departures: which ones matter for this failure -------------------------------------------
 
 
-class _Unknown(Exception):
-    pass
-
-
-_COMPARE: dict[type, Callable[[object, object], object]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-}
-_ARITHMETIC: dict[type, Callable[[object, object], object]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mod: operator.mod, ast.FloorDiv: operator.floordiv,
-}
-
-
-def _value(node: ast.AST, env: dict[str, object]) -> object:
-    """A condition worked out on a test's arguments, by a tiny evaluator of our own (nothing
-    of the student's runs here): names of parameters, literals, len(), comparisons, and/or/not,
-    + - // %, and indexing with a constant. Anything else is unknown."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.List | ast.Tuple) and not node.elts:
-        return [] if isinstance(node, ast.List) else ()
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" \
-            and len(node.args) == 1:
-        value = _value(node.args[0], env)
-        if isinstance(value, str | list | tuple | dict | set):
-            return len(value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return not _value(node.operand, env)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        value = _value(node.operand, env)
-        if isinstance(value, int | float):
-            return -value
-    if isinstance(node, ast.BoolOp):
-        values = [_value(v, env) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
-        left = _value(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _value(right_node, env)
-            try:
-                if not _COMPARE[type(op)](left, right):
-                    return False
-            except TypeError:
-                raise _Unknown from None
-            left = right
-        return True
-    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-        left, right = _value(node.left, env), _value(node.right, env)
-        if isinstance(left, int) and isinstance(right, int) and abs(left) < 10**9 and abs(right) < 10**9:
-            try:
-                return _ARITHMETIC[type(node.op)](left, right)
-            except ZeroDivisionError:
-                raise _Unknown from None
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
-            and type(node.slice.value) is int:
-        value = _value(node.value, env)
-        if isinstance(value, str | list | tuple) and -len(value) <= node.slice.value < len(value):
-            return value[node.slice.value]
-    raise _Unknown
-
-
 def _truth(test: ast.AST, env: dict[str, object]) -> bool | None:
     try:
-        return bool(_value(test, env))
-    except (_Unknown, RecursionError):
+        return bool(checks.evaluate(test, env, checks.LITERALS))
+    except (checks.NotEvaluable, ZeroDivisionError, RecursionError):
         return None
 
 

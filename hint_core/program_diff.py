@@ -19,14 +19,13 @@ import ast
 import copy
 import difflib
 import itertools
-import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from hint_core.pool import bound_names, drop_docstrings
-from hint_core.program_checks import calls_itself
+from hint_core.program_checks import NotEvaluable, calls_itself, evaluate
 
 Kind = Literal["changed", "missing", "extra", "order", "moved"]
 
@@ -170,40 +169,6 @@ def _align(n: int, m: int, score: Callable[[int, int], float]) -> list[tuple[int
 
 # --- integer equivalence -----------------------------------------------------------
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
-
-
-class _NotSimple(Exception):
-    pass
-
-
-def _evaluate(node: ast.AST, env: dict[str, int]) -> int | bool:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, bool):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
-        value = _evaluate(node.operand, env)
-        return -value if isinstance(node.op, ast.USub) else not value
-    if isinstance(node, ast.BoolOp):
-        values = [_evaluate(v, env) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
-        left = _evaluate(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(right_node, env)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-    raise _NotSimple
-
-
 def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
@@ -221,16 +186,16 @@ def equivalent_on_integers(a: ast.AST, b: ast.AST, rename: Callable[[str], str])
             env = dict(zip(names, values, strict=True))
             env_a = {n: env[rename(n)] for n in _names(a)}
             try:
-                left = _evaluate(a, env_a)
+                left = evaluate(a, env_a)
             except ZeroDivisionError:
                 left = None
             try:
-                right = _evaluate(b, env)
+                right = evaluate(b, env)
             except ZeroDivisionError:
                 right = None
             if left != right:
                 return False
-    except _NotSimple:
+    except NotEvaluable:
         return False
     return True
 
