@@ -48,7 +48,8 @@ def _recursion(function: ast.FunctionDef) -> list[Cost]:
     if len(calls) < 2 or _decorated_with_cache(function):
         return []
     # A dictionary read before recursing is a hand-written memo.
-    if any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In) for op in n.ops) for n in checks.own_nodes(function)):
+    if any(isinstance(n, ast.Compare) and any(isinstance(op, ast.In) for op in n.ops)
+           for n in checks.own_nodes(function)):
         return []
     return [Cost("recursion", min(c.lineno for c in calls), name=function.name)]
 
@@ -135,8 +136,10 @@ def costly_constructs(problem: Problem, program: str) -> list[Cost]:
                 out.append(Cost("list search", node.lineno, also=_loop_line(outer[0]), name=right.id))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr in ("count", "index") and isinstance(node.func.value, ast.Name):
-            out.append(Cost("repeated count", node.lineno, also=_loop_line(outer[0]), name=node.func.value.id))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _WHOLE_INPUT_CALLS \
+            out.append(Cost("repeated count", node.lineno, also=_loop_line(outer[0]),
+                            name=node.func.value.id))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in _WHOLE_INPUT_CALLS \
                 and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in lists:
             out.append(Cost("repeated work", node.lineno, also=_loop_line(outer[0]), name=node.args[0].id))
     order = {"recursion": 0, "nested loop": 1, "list search": 2, "repeated count": 2, "repeated work": 3}

@@ -19,14 +19,13 @@ import ast
 import copy
 import difflib
 import itertools
-import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from hint_core.pool import bound_names, drop_docstrings
-from hint_core.program_checks import calls_itself
+from hint_core.program_checks import NotEvaluable, calls_itself, evaluate
 
 Kind = Literal["changed", "missing", "extra", "order", "moved"]
 
@@ -44,6 +43,7 @@ class Departure:
     student_part: ast.AST | None = field(default=None, compare=False, repr=False)  # smallest differing node
     reference_part: ast.AST | None = field(default=None, compare=False, repr=False)
     name: str | None = None  # for "missing": the student's variable the missing code would change
+    next_line: int | None = None  # for "missing": the student's line it would come before (None: block end)
 
     @property
     def compound(self) -> bool:
@@ -69,7 +69,7 @@ class Parsed:
 class _AugmentedAssignments(ast.NodeTransformer):
     """``x = x + y`` becomes ``x += y``: the two spellings do the same."""
 
-    def visit_Assign(self, node: ast.Assign) -> ast.AST:  # noqa: N802 - ast visitor naming
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
         value = node.value
         if (
             len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and isinstance(value, ast.BinOp)
@@ -79,6 +79,24 @@ class _AugmentedAssignments(ast.NodeTransformer):
         return node
 
 
+class _SplitAssignments(ast.NodeTransformer):
+    """``a, b = 0, 1`` becomes ``a = 0`` and ``b = 1`` when no value reads a name being
+    assigned: the same step, and it lines up with a program that writes it in two lines.
+    (``a, b = b, a + b`` stays: there the order matters.)"""
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.AST]:
+        target, value = node.targets[0], node.value
+        if not (len(node.targets) == 1 and isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+                and len(target.elts) == len(value.elts)
+                and all(isinstance(t, ast.Name) for t in target.elts)):
+            return node
+        names = {t.id for t in target.elts if isinstance(t, ast.Name)}
+        if any(isinstance(n, ast.Name) and n.id in names for v in value.elts for n in ast.walk(v)):
+            return node
+        return [ast.copy_location(ast.Assign([ast.Name(t.id, ast.Store())], v), node)
+                for t, v in zip(target.elts, value.elts, strict=True) if isinstance(t, ast.Name)]
+
+
 def parse(program: str) -> Parsed | None:
     """The program's tree without docstrings, or None when it does not parse."""
     try:
@@ -86,7 +104,8 @@ def parse(program: str) -> Parsed | None:
     except (SyntaxError, ValueError):
         return None
     drop_docstrings(tree)
-    tree = _AugmentedAssignments().visit(tree)
+    tree = _SplitAssignments().visit(_AugmentedAssignments().visit(tree))
+    ast.fix_missing_locations(tree)
     functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     return Parsed(tree, bound_names(tree), functions)
 
@@ -97,7 +116,7 @@ def parse(program: str) -> Parsed | None:
 class Shapes:
     """Statement shapes with every bound variable written `_`, cached per node."""
 
-    def __init__(self, bound: set[str]):
+    def __init__(self, bound: set[str]) -> None:
         self.bound = bound
         self._cache: dict[int, tuple[ast.AST, str]] = {}
 
@@ -150,40 +169,6 @@ def _align(n: int, m: int, score: Callable[[int, int], float]) -> list[tuple[int
 
 # --- integer equivalence -----------------------------------------------------------
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
-           ast.Mod: operator.mod}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
-
-
-class _NotSimple(Exception):
-    pass
-
-
-def _evaluate(node: ast.AST, env: dict[str, int]) -> int | bool:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, bool):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left, env), _evaluate(node.right, env))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
-        value = _evaluate(node.operand, env)
-        return -value if isinstance(node.op, ast.USub) else not value
-    if isinstance(node, ast.BoolOp):
-        values = [_evaluate(v, env) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
-        left = _evaluate(node.left, env)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(right_node, env)
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-    raise _NotSimple
-
-
 def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
@@ -201,16 +186,16 @@ def equivalent_on_integers(a: ast.AST, b: ast.AST, rename: Callable[[str], str])
             env = dict(zip(names, values, strict=True))
             env_a = {n: env[rename(n)] for n in _names(a)}
             try:
-                left = _evaluate(a, env_a)
+                left = evaluate(a, env_a)
             except ZeroDivisionError:
                 left = None
             try:
-                right = _evaluate(b, env)
+                right = evaluate(b, env)
             except ZeroDivisionError:
                 right = None
             if left != right:
                 return False
-    except _NotSimple:
+    except NotEvaluable:
         return False
     return True
 
@@ -219,10 +204,11 @@ def equivalent_on_integers(a: ast.AST, b: ast.AST, rename: Callable[[str], str])
 
 
 class _Comparer:
-    def __init__(self, student: Parsed, reference: Parsed):
+    def __init__(self, student: Parsed, reference: Parsed) -> None:
         self.s, self.r = student, reference
         self.shape_s, self.shape_r = Shapes(student.bound), Shapes(reference.bound)
         self.mapping: dict[str, str] = {}
+        self.apart: set[tuple[str, str]] = set()  # (student, reference) names that must not pair
 
     def rename(self, name: str) -> str:
         if name not in self.s.bound:
@@ -239,6 +225,9 @@ class _Comparer:
         ratio = difflib.SequenceMatcher(None, sa, sb, autojunk=False).ratio()
         if type(a) is not type(b):
             ratio *= 0.9
+        elif isinstance(a, ast.For | ast.While) and _header(a) and all(
+                self.first_difference(x, y) is None for x, y in zip(_header(a), _header(b), strict=True)):
+            return max(ratio, 1.0)  # the same loop, whatever its body does: align structure
         return ratio if ratio >= 0.35 else 0.0
 
     def first_difference(self, a: ast.AST, b: ast.AST) -> tuple[ast.AST, ast.AST] | None:
@@ -292,7 +281,8 @@ class _Comparer:
             if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 target = next((t for t in targets if isinstance(t, ast.Name)), None)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name):
                 target = node.func.value
             if target is not None and target.id in back:
                 return back[target.id]
@@ -307,8 +297,9 @@ class _Comparer:
             names_b = [n for n in _occurrences(b) if n in self.r.bound]
             if len(names_a) == len(names_b):
                 for x, y in zip(names_a, names_b, strict=True):
-                    votes[x, y] += weight
-        taken: set[str] = set()
+                    if (x, y) not in self.apart:
+                        votes[x, y] += weight
+        taken: set[str] = set(self.mapping.values())
         for (x, y), _count in votes.most_common():
             if x not in self.mapping and y not in taken:
                 self.mapping[x] = y
@@ -408,6 +399,9 @@ def _construct(stmt: ast.AST, part: ast.AST | None, ctx: _Context) -> str:
         return "update"
     if isinstance(stmt, ast.Assign | ast.AnnAssign):
         value = stmt.value
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if not all(isinstance(t, ast.Name) for t in targets):
+            return "assignment"  # d[k] = 1 sets an entry, it does not start a variable
         if isinstance(value, ast.Constant) or (isinstance(value, ast.List | ast.Dict | ast.Set | ast.Tuple)
                                                and not getattr(value, "elts", getattr(value, "keys", [1]))):
             return "starting value"
@@ -440,7 +434,7 @@ def _header(stmt: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
+def branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
     """An if/elif chain as its branches (each an If node) and the final else body."""
     chain = [stmt]
     while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
@@ -449,33 +443,38 @@ def _branches(stmt: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
 
 
 class _Walker:
-    def __init__(self, comparer: _Comparer):
+    def __init__(self, comparer: _Comparer) -> None:
         self.c = comparer
         self.out: list[Departure] = []
+        self.same: set[int] = set()  # the student's lines paired with identical code
 
-    def block(self, student: list[ast.stmt], reference: list[ast.stmt], ctx: _Context, owner_line: int | None) -> None:
+    def block(self, student: list[ast.stmt], reference: list[ast.stmt], ctx: _Context,
+              owner_line: int | None) -> None:
         pairs = _align(len(student), len(reference), lambda i, j: self.c.score(student[i], reference[j]))
         extra = [student[i] for i, j in pairs if j is None]
         missing = [reference[j] for i, j in pairs if i is None]
         moved = self._moved(extra, missing)
         previous_line = owner_line
         first = True
-        for i, j in pairs:
+        for k, (i, j) in enumerate(pairs):
             if i is not None and j is not None:
                 self.statement(student[i], reference[j], ctx, first)
                 previous_line = getattr(student[i], "end_lineno", student[i].lineno)
             elif i is not None:
                 s = student[i]
                 if id(s) in moved:
-                    self.out.append(Departure("order", s.lineno, _construct(s, None, ctx), "order", s, moved[id(s)]))
+                    construct = _construct(s, None, ctx)
+                    self.out.append(Departure("order", s.lineno, construct, "order", s, moved[id(s)]))
                 else:
-                    self.out.append(Departure("extra", s.lineno, _construct(s, None, ctx), "statement", s, None))
+                    self.out.append(Departure("extra", s.lineno, _construct(s, None, ctx), "statement", s))
                 previous_line = getattr(s, "end_lineno", s.lineno)
             else:
                 r = reference[j]
                 if id(r) not in moved.values_ids:
-                    self.out.append(Departure("missing", previous_line, _construct(r, None, ctx), "statement", None, r,
-                                              name=self.c.student_name_changed_by(r)))
+                    following = next((student[a].lineno for a, _ in pairs[k + 1:] if a is not None), None)
+                    self.out.append(Departure("missing", previous_line, _construct(r, None, ctx), "statement",
+                                              None, r, name=self.c.student_name_changed_by(r),
+                                              next_line=following))
             first = False
 
     def _moved(self, extra: list[ast.stmt], missing: list[ast.stmt]) -> _Moved:
@@ -483,7 +482,8 @@ class _Walker:
         used: set[int] = set()
         for s in extra:
             for r in missing:
-                if id(r) not in used and self.c.shape_s(s) == self.c.shape_r(r) and self.c.first_difference(s, r) is None:
+                same = self.c.shape_s(s) == self.c.shape_r(r) and self.c.first_difference(s, r) is None
+                if id(r) not in used and same:
                     moved[id(s)] = r
                     used.add(id(r))
                     break
@@ -494,14 +494,18 @@ class _Walker:
             self.if_chain(s, r, ctx, first_in_block)
             return
         if isinstance(s, _COMPOUND) and type(s) is type(r):
-            for part_s, part_r in zip(_header(s), _header(r), strict=False):
+            # A function's header is the problem's interface, not the student's choice.
+            headers = ([], []) if isinstance(s, ast.FunctionDef) else (_header(s), _header(r))
+            for part_s, part_r in zip(*headers, strict=False):
                 found = self.c.first_difference(part_s, part_r)
                 if found:
                     self._changed(s, r, found, ctx)
                     break
             else:
-                if len(_header(s)) != len(_header(r)):
+                if len(headers[0]) != len(headers[1]):
                     self._changed(s, r, (s, r), ctx)
+                else:
+                    self.same.add(s.lineno)
             inner = ctx
             if isinstance(s, ast.FunctionDef):
                 inner = _Context(s, calls_itself(s))
@@ -515,10 +519,12 @@ class _Walker:
         found = self.c.first_difference(s, r)
         if found:
             self._changed(s, r, found, ctx)
+        else:
+            self.same.add(s.lineno)
 
     def if_chain(self, s: ast.If, r: ast.If, ctx: _Context, first_in_block: bool) -> None:
-        branches_s, else_s = _branches(s)
-        branches_r, else_r = _branches(r)
+        branches_s, else_s = branches(s)
+        branches_r, else_r = branches(r)
 
         def score(i: int, j: int) -> float:
             a, b = branches_s[i], branches_r[j]
@@ -531,7 +537,9 @@ class _Walker:
         moved = {}
         for a in extra:
             for b in missing:
-                if b not in moved.values() and self.c.first_difference(ast.If(a.test, a.body, []), ast.If(b.test, b.body, [])) is None:
+                found = self.c.first_difference(ast.If(a.test, a.body, []), ast.If(b.test, b.body, []))
+                alike = found is None
+                if b not in moved.values() and alike:
                     moved[id(a)] = b
         for i, j in pairs:
             if i is not None and j is not None:
@@ -540,21 +548,27 @@ class _Walker:
                 found = self.c.first_difference(a.test, b.test)
                 if found:
                     self._changed(a, b, found, inner)
+                else:
+                    self.same.add(a.lineno)
                 self.block(a.body, b.body, inner, a.lineno)
             elif i is not None:
                 a = branches_s[i]
                 kind: Kind = "order" if id(a) in moved else "extra"
-                self.out.append(Departure(kind, a.lineno, "condition", "order" if kind == "order" else "branch", a, moved.get(id(a))))
+                aspect = "order" if kind == "order" else "branch"
+                self.out.append(Departure(kind, a.lineno, "condition", aspect, a, moved.get(id(a))))
             elif branches_r[j] not in moved.values():
                 b = branches_r[j]
                 self.out.append(Departure("missing", s.lineno, "condition", "branch", None, b))
-        self.block(else_s, else_r, ctx, branches_s[-1].body[-1].end_lineno if branches_s[-1].body else s.lineno)
+        last = branches_s[-1].body[-1].end_lineno if branches_s[-1].body else s.lineno
+        self.block(else_s, else_r, ctx, last)
 
     def _changed(self, s: ast.AST, r: ast.AST, found: tuple[ast.AST, ast.AST], ctx: _Context) -> None:
         part_s, part_r = found
         if isinstance(s, ast.If):
             # a difference inside the test of a base case or guard is about that case
             construct = "base case" if ctx.base_case else "special case" if ctx.special_case else "condition"
+        elif _in_filter(s, part_s):
+            construct = "condition"  # the `if` of a comprehension decides which items count
         else:
             construct = _construct(s, part_s, ctx)
         aspect = _aspect(s, part_s, part_r)
@@ -565,6 +579,12 @@ class _Walker:
         self.out.append(Departure("changed", s.lineno, construct, aspect, s, r, part_s, part_r))
 
 
+def _in_filter(statement: ast.AST, part: ast.AST) -> bool:
+    """Whether `part` lies in the `if` of a comprehension of `statement`."""
+    return any(_contains(condition, part) for node in ast.walk(statement)
+               if isinstance(node, ast.comprehension) for condition in node.ifs)
+
+
 class _Moved(dict):
     """Student statement id -> the reference statement it matches in another place."""
 
@@ -573,14 +593,21 @@ class _Moved(dict):
         return {id(v) for v in self.values()}
 
 
-def _pairs_for_names(comparer: _Comparer, s: list[ast.stmt], r: list[ast.stmt]) -> list[tuple[ast.AST, ast.AST]]:
+def _pairs_for_names(comparer: _Comparer, s: list[ast.stmt],
+                     r: list[ast.stmt]) -> list[tuple[ast.AST, ast.AST]]:
     """Aligned statement pairs of every nested block, for learning the variable mapping."""
     out: list[tuple[ast.AST, ast.AST]] = []
     for i, j in _align(len(s), len(r), lambda i, j: comparer.score(s[i], r[j])):
         if i is None or j is None:
             continue
         a, b = s[i], r[j]
-        if isinstance(a, _COMPOUND) and type(a) is type(b):
+        if isinstance(a, ast.For) and isinstance(b, ast.For) and _is_range(a.iter) != _is_range(b.iter):
+            # A position (`for i in range(len(xs))`) is not an item (`for x in xs`): never one for the other.
+            if isinstance(a.target, ast.Name) and isinstance(b.target, ast.Name):
+                comparer.apart.add((a.target.id, b.target.id))
+            out.append((a.iter, b.iter))
+            out += _pairs_for_names(comparer, a.body, b.body)
+        elif isinstance(a, _COMPOUND) and type(a) is type(b):
             out.append((_HeaderOnly(_header(a)) if not isinstance(a, ast.If) else a.test,
                         _HeaderOnly(_header(b)) if not isinstance(b, ast.If) else b.test))
             out += _pairs_for_names(comparer, a.body, b.body)
@@ -595,18 +622,31 @@ class _HeaderOnly(ast.AST):
 
     _fields = ("parts",)
 
-    def __init__(self, parts: list[ast.AST] | None = None):
+    def __init__(self, parts: list[ast.AST] | None = None) -> None:
         super().__init__()
         self.parts = parts or []
 
 
 def departures(student: Parsed, reference: Parsed) -> list[Departure]:
     """Every place the student's program departs from the reference, in line order."""
+    return compare_programs(student, reference)[0]
+
+
+def compare_programs(student: Parsed, reference: Parsed) -> tuple[list[Departure], set[int]]:
+    """The departures (in line order), and the student's lines the reference has exactly
+    (a statement, or a compound statement's header, paired with identical code)."""
     comparer = _Comparer(student, reference)
+    # The parameters of a function of the same name mean the same, whatever they are called.
+    for name, mine in student.functions.items():
+        theirs = reference.functions.get(name)
+        if theirs is not None:
+            for a, b in zip(mine.args.args, theirs.args.args, strict=False):
+                comparer.mapping.setdefault(a.arg, b.arg)
     comparer.learn_names(_pairs_for_names(comparer, student.tree.body, reference.tree.body))
     walker = _Walker(comparer)
     walker.block(student.tree.body, reference.tree.body, _Context(), None)
-    return sorted(_moves(walker.out, comparer), key=lambda d: (d.line if d.line is not None else 0))
+    found = sorted(_moves(walker.out, comparer), key=lambda d: (d.line if d.line is not None else 0))
+    return found, walker.same
 
 
 def _moves(found: list[Departure], comparer: _Comparer) -> list[Departure]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hint_core import program_checks as checks
 from hint_core.problems import Problem
-from hint_core.program_diff import parse
+from hint_core.program_diff import branches, parse
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def _noun(iterable: ast.AST, params: dict[str, str]) -> str:
 def _accumulator_role(owner: ast.AST, name: str, start: ast.AST) -> str | None:
     """How a variable set before a loop is built up inside it, in words (None: it is not)."""
     indexes = any(
-        isinstance(n, ast.Subscript) and any(isinstance(m, ast.Name) and m.id == name for m in ast.walk(n.slice))
+        isinstance(n, ast.Subscript)
+        and any(isinstance(m, ast.Name) and m.id == name for m in ast.walk(n.slice))
         for n in checks.own_nodes(owner)
     )
     for node in checks.own_nodes(owner):
@@ -78,7 +79,8 @@ def _accumulator_role(owner: ast.AST, name: str, start: ast.AST) -> str | None:
                 return "build up the text piece by piece"
             if isinstance(node.op, ast.Mult):
                 return "keep a running product"
-            if isinstance(node.value, ast.Constant) and node.value.value == 1 and isinstance(node.op, ast.Add):
+            one = isinstance(node.value, ast.Constant) and node.value.value == 1
+            if isinstance(node.op, ast.Add) and one:
                 return "keep a count"
             return "keep a running total"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
@@ -88,7 +90,8 @@ def _accumulator_role(owner: ast.AST, name: str, start: ast.AST) -> str | None:
             if node.func.attr == "add":
                 return "remember what you have already seen"
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name for t in node.targets
+            isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name
+            for t in node.targets
         ):
             return "keep a count for each key in a dictionary"
     return None
@@ -97,13 +100,16 @@ def _accumulator_role(owner: ast.AST, name: str, start: ast.AST) -> str | None:
 _TRANSFORMS = {
     "lower": "ignore upper and lower case", "upper": "ignore upper and lower case",
     "casefold": "ignore upper and lower case", "strip": "remove what surrounds each piece",
-    "split": "split the text into pieces", "int": "turn the text into numbers", "float": "turn the text into numbers",
-    "str": "turn the numbers into text", "sorted": "put the values in order", "sort": "put the values in order",
+    "split": "split the text into pieces", "int": "turn the text into numbers", "float": "turn the text into "
+                                                                                         "numbers",
+    "str": "turn the numbers into text", "sorted": "put the values in order", "sort": "put the values in "
+                                                                                      "order",
     "set": "drop repeated values", "fromkeys": "keep each value once, in order", "max": "take the largest",
     "min": "take the smallest", "isalnum": "keep only letters and digits", "isalpha": "keep only letters",
     "reversed": "reverse it", "count": "count the matches",
 }
-_COMBINE = {"sum": "add the values up", "prod": "multiply the values together", "Counter": "count how often each one occurs"}
+_COMBINE = {"sum": "add the values up", "prod": "multiply the values together", "Counter": "count how often "
+                                                                                           "each one occurs"}
 
 
 def _call_name(call: ast.Call) -> str:
@@ -143,7 +149,8 @@ def _expression_steps(node: ast.AST, params: dict[str, str], line: int) -> list[
                 transforms.append(Step("transform", "remove the spaces around it", line))
             elif name in _TRANSFORMS:
                 transforms.append(Step("transform", _TRANSFORMS[name], line))
-        elif isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice) and isinstance(n.slice.step, ast.UnaryOp):
+        elif isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice) \
+                and isinstance(n.slice.step, ast.UnaryOp):
             transforms.append(Step("transform", "reverse it", line))
         elif isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div | ast.FloorDiv):
             aggregates.append(Step("divide", "divide by how many there are", line))
@@ -165,8 +172,8 @@ def _special_case(test: ast.AST) -> str:
     return "handle the special case first"
 
 
-def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str], recursive: bool, in_loop: bool,
-                     early: bool) -> list[Step]:
+def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str], recursive: bool,
+                     in_loop: bool, early: bool) -> list[Step]:
     """Steps of one statement; `early`: a statement of the function's own body (an if
     there that returns, without an else, handles a special or base case)."""
     line = statement.lineno
@@ -176,10 +183,13 @@ def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str]
             if recursive:
                 return [Step("base case", "answer the smallest input directly (the base case)", line)]
             return [Step("special case", _special_case(statement.test), line)]
-        chain, _ = _branches(statement)
-        steps = [Step("cases", "tell the cases apart, checking the most specific one first", line)] if len(chain) >= 3 \
-            else [Step("filter", "decide for each item whether it counts", line)] if in_loop \
-            else [Step("cases", "decide what to do in each case", line)]
+        chain, _ = branches(statement)
+        if len(chain) >= 3:
+            steps = [Step("cases", "tell the cases apart, checking the most specific one first", line)]
+        elif in_loop:
+            steps = [Step("filter", "decide for each item whether it counts", line)]
+        else:
+            steps = [Step("cases", "decide what to do in each case", line)]
         for branch in chain:
             for inner in branch.body:
                 steps += _statement_steps(inner, owner, params, recursive, in_loop, False)
@@ -192,7 +202,8 @@ def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str]
         for inner in statement.body:
             steps += _statement_steps(inner, owner, params, recursive, True, False)
         return steps
-    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name):
         role = _accumulator_role(owner, statement.targets[0].id, statement.value) if not in_loop else None
         if role:
             return [Step("accumulate", role, line)]
@@ -220,13 +231,6 @@ def _statement_steps(statement: ast.stmt, owner: ast.AST, params: dict[str, str]
             steps += _statement_steps(inner, owner, params, recursive, in_loop, False)
         return steps
     return []
-
-
-def _branches(statement: ast.If) -> tuple[list[ast.If], list[ast.stmt]]:
-    chain = [statement]
-    while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
-        chain.append(chain[-1].orelse[0])
-    return chain, chain[-1].orelse
 
 
 def _parameter_nouns(problem: Problem, function: ast.FunctionDef) -> dict[str, str]:

@@ -14,7 +14,8 @@ import pytest
 from tests.fake_openai import status
 from tests.helpers import join
 
-BUGGY_FACTORIAL = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
+BUGGY_FACTORIAL = ("def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n"
+                   "    return result\n")
 
 
 @pytest.fixture

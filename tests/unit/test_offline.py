@@ -7,34 +7,26 @@ bank's reference solutions, exactly as the pipeline does without an LLM.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hint_core.offline import offline_hint
 from hint_core.pool import work_seconds
 from hint_core.problems import ProblemBank
 from hint_core.selection import Candidate, code_tokens, select_candidate
+from scripts.bench_offline import FIXTURES, claims_in, false_claims, lines_named, load_set
 from tests.helpers import SANDBOX
 
 run_program = SANDBOX.run  # the session's one sandbox
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buggy"
-MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))
+MANIFEST = load_set()
 BANK = ProblemBank()
-LINE_NUMBERS = re.compile(r"\blines? (\d+)", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
 def runs():
     """Each fixture's program and its run, keyed by file (one sandbox run per fixture)."""
-    out = {}
-    for entry in MANIFEST:
-        program = (FIXTURES / entry["file"]).read_text(encoding="utf-8")
-        out[entry["file"]] = (program, run_program(BANK.get(entry["problem"]), program))
-    return out
+    return {e.file: (e.program, run_program(BANK.get(e.problem_id), e.program)) for e in MANIFEST}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +37,15 @@ def reference_runs():
 def nearest(problem_id: str, hint_type: str, program: str, reference_runs) -> Candidate:
     """The correct candidate the pipeline would select among the reference solutions."""
     solutions = BANK.get(problem_id).solutions
-    candidates = [Candidate(i, s, work_seconds(reference_runs[problem_id, s])) for i, s in enumerate(solutions)]
+    candidates = [Candidate(i, s, work_seconds(reference_runs[problem_id, s]))
+                  for i, s in enumerate(solutions)]
     return select_candidate(hint_type, program, candidates)
 
 
 def hint_for(entry, hint_type, runs, reference_runs):
-    program, run = runs[entry["file"]]
-    chosen = nearest(entry["problem"], hint_type, program, reference_runs)
-    return offline_hint(BANK.get(entry["problem"]), hint_type, program, run, chosen.program, chosen.run_time)
+    program, run = runs[entry.file]
+    chosen = nearest(entry.problem_id, hint_type, program, reference_runs)
+    return offline_hint(BANK.get(entry.problem_id), hint_type, program, run, chosen.program, chosen.run_time)
 
 
 def solution_lines(problem_id: str) -> set[str]:
@@ -65,21 +58,36 @@ def solution_lines(problem_id: str) -> set[str]:
     return lines
 
 
-IDS = [entry["file"] for entry in MANIFEST]
+IDS = [entry.file for entry in MANIFEST]
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=IDS)
-def test_debug_hint_names_the_failing_test_and_the_region(entry, runs, reference_runs):
+def test_debug_hint_names_the_failing_test_and_ends_with_a_question(entry, runs, reference_runs):
     made = hint_for(entry, "debug", runs, reference_runs)
-    assert entry["failing_call"] in made.hint
-    named = {int(n) for n in LINE_NUMBERS.findall(made.hint)}
-    if entry["bug_line"] is None:
-        assert "return" in made.hint.lower()  # the missing piece is named, not a line
-    else:
-        # The region is the buggy line, with at most one line of context (a loop, a condition).
-        assert entry["bug_line"] in named, made.hint
-        assert len(named) <= 2, made.hint
+    assert entry.failing_call in made.hint
     assert made.hint.rstrip().endswith("?")
+
+
+CRASHES = [entry for entry in MANIFEST if entry.crashes]
+
+
+@pytest.mark.parametrize("entry", CRASHES, ids=[e.file for e in CRASHES])
+def test_a_program_that_raises_gets_the_line_it_raised_on(entry, runs, reference_runs):
+    failure = runs[entry.file][1].first_failure
+    made = hint_for(entry, "debug", runs, reference_runs)
+    assert failure.line in lines_named(made.hint), made.hint
+
+
+def test_no_hint_claims_a_missing_loop_or_return_the_program_has(runs, reference_runs):
+    """The claims the issue found false on real programs ("a working program goes through a
+    loop there" to a program with a loop, "never returns its result" to one with a return,
+    a path without a return in a function that always returns), checked on the program."""
+    for entry in MANIFEST:
+        program, run = runs[entry.file]
+        for hint_type in ("debug", "plan"):
+            made = hint_for(entry, hint_type, runs, reference_runs)
+            claims = claims_in(made.hint) & {"loop_missing", "return_missing", "falls_off_end"}
+            assert not false_claims(claims, program, BANK.get(entry.problem_id), run), (entry.file, made.hint)
 
 
 @pytest.mark.parametrize("hint_type", ["debug", "plan", "optimize"])
@@ -87,14 +95,16 @@ def test_no_hint_contains_a_line_of_solution_code(hint_type, runs, reference_run
     for entry in MANIFEST:
         made = hint_for(entry, hint_type, runs, reference_runs)
         text = " ".join(f"{made.hint} {made.explanation}".split())
-        leaked = [line for line in solution_lines(entry["problem"]) if line in text]
-        assert not leaked, (entry["file"], hint_type, leaked)
+        leaked = [line for line in solution_lines(entry.problem_id) if line in text]
+        assert not leaked, (entry.file, hint_type, leaked)
 
 
-def test_the_fixtures_fail_where_the_manifest_says(runs):
+def test_the_fixtures_fail_where_the_manifest_says_and_their_fixes_pass(runs):
     for entry in MANIFEST:
-        failure = runs[entry["file"]][1].first_failure
-        assert failure is not None and failure.call == entry["failing_call"], entry["file"]
+        failure = runs[entry.file][1].first_failure
+        assert failure is not None and failure.call == entry.failing_call, entry.file
+        assert (failure.status == "exception") == entry.crashes, entry.file
+        assert run_program(BANK.get(entry.problem_id), entry.fixed_program).correct, entry.file
 
 
 # --- plan ------------------------------------------------------------------------------
@@ -127,7 +137,8 @@ def test_plan_for_a_recursion_without_the_recursive_step(reference_runs):
 
 
 def test_plan_for_a_list_problem_without_its_result_list(reference_runs):
-    hint = plan("fizzbuzz", "def fizzbuzz(n):\n    for i in range(1, n + 1):\n        print(i)\n", reference_runs)
+    program = "def fizzbuzz(n):\n    for i in range(1, n + 1):\n        print(i)\n"
+    hint = plan("fizzbuzz", program, reference_runs)
     assert "collect the results in a list" in hint
 
 
@@ -167,7 +178,8 @@ def test_optimize_names_recursion_without_memoization_and_the_measured_times(ref
 def test_optimize_names_a_nested_loop_over_the_input(reference_runs):
     nested = (
         "def factorial(n):\n    total = 1\n    for i in range(1, n + 1):\n        product = 1\n"
-        "        for j in range(1, i + 1):\n            product *= j\n        total = product\n    return total\n"
+        "        for j in range(1, i + 1):\n            product *= j\n        total = product\n"
+        "    return total\n"
     )
     _, made = optimize("factorial", nested, reference_runs)
     assert "loop on line 5" in made.hint and "loop on line 3" in made.hint
