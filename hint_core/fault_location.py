@@ -32,6 +32,7 @@ from enum import StrEnum
 from rapidfuzz.distance import Levenshtein
 
 from hint_core import program_checks as checks
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
 from hint_core.pool import canonical_tokens
 from hint_core.problems import Problem
 from hint_core.program_diff import Departure, Parsed, Shapes, branches, compare_programs, departures, parse
@@ -82,7 +83,7 @@ class Region:
 
 def _syntax_region(program: str, failure: Failure | None) -> Region | None:
     try:
-        ast.parse(program)
+        parse_program(program)
     except SyntaxError as exc:
         return Region(exc.lineno, "syntax", Clue.SYNTAX, "Python cannot read this line", message=exc.msg)
     except (ValueError, RecursionError, MemoryError):

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hint_core.markdown import SPAN, fences, without_fences
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
 from hint_core.problems import Problem
 from hint_core.reading import reading_form
 from hint_core.sandbox import RunResult
@@ -274,7 +275,7 @@ def _static_reasons(form: str, secrets: _Secrets) -> list[str]:
 
 def _parse(snippet: str) -> ast.Module | None:
     try:
-        return ast.parse(snippet)
+        return parse_program(snippet)
     except _UNPARSABLE:
         return None
 

@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
+
 # Applied by the judge (parent side) to a returned value before comparing, in the order
 # written: `read_file().strip()` compares the stripped text, `sorted(f(x))` a sorted list.
 METHOD_TRANSFORMS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "split", "splitlines"})
@@ -46,7 +48,7 @@ def _parse(text: str) -> ast.expr:
     if len(text) > MAX_TEXT:
         raise LiteralError(f"longer than {MAX_TEXT} characters")
     try:
-        return ast.parse(text.strip(), mode="eval").body
+        return parse_program(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise LiteralError(f"not valid Python ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):

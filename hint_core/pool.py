@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.distance import Levenshtein
 
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
 from hint_core.sandbox import RunResult
 from hint_core.selection import CACHED_PROGRAM_CHARS, code_tokens, normalized_tokens
 
@@ -96,7 +97,7 @@ def canonical_tree(program: str) -> ast.Module | None:
     when it does not parse (or is too deep to). Line numbers still point into the original
     program. One parse and two walks without recursion: linear in the program's size."""
     try:
-        tree = ast.parse(program)
+        tree = parse_program(program)
     except _UNPARSABLE:
         return None
     drop_docstrings(tree)
@@ -434,13 +435,13 @@ def strip_comments(program: str) -> str:
     without a tree they cannot be told from other strings. Never raises.
     """
     try:
-        tree = ast.parse(program)
+        tree = parse_program(program)
     except _UNPARSABLE:
         return _without_comment_tokens(program)
     removable = _removable(tree, keep_docstrings=bool(_READS_DOCSTRINGS.search(program)))
     stripped = _without_comment_tokens(_cut_statements(program, removable))
     try:
-        if _shape(ast.parse(stripped)) == _shape(ast.parse(program)):
+        if _shape(parse_program(stripped)) == _shape(parse_program(program)):
             return stripped
     except _UNPARSABLE:
         pass

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
 from hint_core.pool import bound_names, drop_docstrings
 from hint_core.program_checks import NotEvaluable, calls_itself, evaluate
 
@@ -100,7 +101,7 @@ class _SplitAssignments(ast.NodeTransformer):
 def parse(program: str) -> Parsed | None:
     """The program's tree without docstrings, or None when it does not parse."""
     try:
-        tree = ast.parse(program)
+        tree = parse_program(program)
     except (SyntaxError, ValueError):
         return None
     drop_docstrings(tree)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hint_core.parsing import parse as parse_program  # one thread at a time (CPython 3.11)
 from hint_core.problems import Problem
 from hint_core.remote.errors import OrchestrationUnreachable, ProblemNotAtOrchestration
 from hint_core.remote.http import Answer, NetworkFailure, OrchestrationHttp, check_url, safe_url
@@ -171,7 +172,7 @@ def template_signatures(template: str) -> list[Signature]:
     """The top-level functions a template defines, in order. A template that does not
     parse (an unfinished body, say) is read line by line instead."""
     try:
-        tree = ast.parse(template)
+        tree = parse_program(template)
     except (SyntaxError, ValueError):
         return [Signature(m[1], _params_from_text(m[2])) for m in _DEF_LINE.finditer(template)]
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)

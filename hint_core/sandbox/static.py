@@ -9,7 +9,7 @@ first record the child sends, which the worker trusts since the program could no
 run yet (a program that writes such a record first itself, when the check found
 nothing, can only make its own verdict worse). Parsing there rather than in the worker
 also keeps it away from CPython 3.11's AST constructor, whose recursion bookkeeping is
-shared by all threads (see ``parse``).
+shared by all threads (see hint_core/parsing.py).
 
 ``too_complex`` is for code outside the sandbox that walks a program's syntax tree
 recursively (the hint engines): it also refuses trees deeper than MAX_DEPTH.
@@ -23,7 +23,6 @@ Standard library only: the fork server imports this module by file.
 
 from __future__ import annotations
 
-import _thread
 import ast
 from typing import Any
 
@@ -33,23 +32,10 @@ MAX_CHARS = 1_000_000
 MAX_DEPTH = 200
 TOO_DEEP = ("the program is nested too deeply to check (a very long chain of operators, calls or "
             "attributes, or deeply nested brackets or blocks); split it into smaller steps")
-# _thread, not threading: the fork server imports this module, and threading would add
-# its at-fork handlers to every fork of a run.
-_PARSE = _thread.allocate_lock()
-
-
-def parse(program: str) -> ast.Module:
-    """``ast.parse``, one thread at a time, retried once if another parser raced it anyway.
-
-    CPython 3.11 keeps the AST constructor's recursion depth per interpreter, not per
-    thread: two threads parsing at once can fail with ``SystemError: AST constructor
-    recursion depth mismatch``. Code that parses programs in worker threads should
-    parse through here. Raises what ast.parse raises."""
-    with _PARSE:
-        try:
-            return ast.parse(program)
-        except SystemError:  # a parse outside this lock raced this one
-            return ast.parse(program)
+try:
+    from hint_core.parsing import parse  # one lock for every parse in the worker (CPython 3.11)
+except ImportError:  # the sandboxed child loads this module by file and parses on one thread
+    from ast import parse
 
 
 def too_long(program: str) -> str | None:
