@@ -24,10 +24,10 @@ def openapi_document() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     return jsonify(openapi_document())
 
 
 @bp.get("/openapi.yaml")
-def openapi_yaml():
+def openapi_yaml() -> Response:
     return Response(SPEC_PATH.read_text(encoding="utf-8"), mimetype="application/yaml")

@@ -20,7 +20,7 @@ class Busy(HintServiceError):
     """The work is in someone else's hands right now (a live lease, a full executor):
     look again after `retry_after` seconds. Never counts as a failure of the step."""
 
-    def __init__(self, message: str, retry_after: float = 5.0):
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -178,7 +178,7 @@ def _run(name: str, cfg: Config, ids: Ids, attempts: int = 2) -> dict[str, Any]:
         try:
             figures = SCENARIOS[name](cfg, ids)
             return {**figures, "retried_after": errors} if errors else figures
-        except Exception as exc:  # one broken scenario must not hide the others' figures
+        except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' figures
             say(f"{name} failed: {type(exc).__name__}: {exc}")
             errors.append(f"{type(exc).__name__}: {exc}")
     return {"error": errors[-1], "retried_after": errors[:-1]}

@@ -45,7 +45,7 @@ def loopback(url: str) -> tuple[str, int, str]:
 class Client:
     """One keep-alive connection; reconnects once if the server closed it."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.conn = http.client.HTTPConnection(host, port, timeout=30)
 

@@ -123,7 +123,7 @@ def _wait_healthy(base: str, timeout: float = 30) -> None:
 
 def _trivial_server(log_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = open(log_dir / "trivial.log", "wb")  # noqa: SIM115 - lives as long as the process
+    log = open(log_dir / "trivial.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_trivial", str(port)], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -68,7 +68,7 @@ def send_until_accepted(call, give_up_at: float) -> bool:  # noqa: ANN001
 class Chaos:
     """Every `every` seconds, one fault: kill a worker, stop the broker, stop the database."""
 
-    def __init__(self, stack, workers: list, every: float, outage: float, faults: list[str], log):  # noqa: ANN001
+    def __init__(self, stack, workers: list, every: float, outage: float, faults: list[str], log) -> None:  # noqa: ANN001
         self.stack, self.workers, self.every, self.outage, self.log = stack, workers, every, outage, log
         self.faults = itertools.cycle(faults)
         self.done = Counter()

@@ -132,14 +132,14 @@ def runtime(settings: Settings, services: Services, executor: ForkServerExecutor
 
 
 @pytest.fixture
-def app(runtime: Runtime):  # noqa: ANN201 - a Flask app
+def app(runtime: Runtime):
     app = create_app(runtime)
     app.config["TESTING"] = True
     return app
 
 
 @pytest.fixture
-def client(app):  # noqa: ANN001, ANN201 - Flask's test client
+def client(app):
     """The API as orchestration calls it, with the tests' token."""
     return api_client(app)
 

@@ -76,7 +76,7 @@ def ask(stack, request_id: int) -> None:
     assert stack.add_reflection(request_id, *REFLECTION).status_code == 200
 
 
-def wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+def wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

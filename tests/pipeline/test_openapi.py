@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-import schemathesis.generation.body_overrides  # noqa: F401 - see below
+import schemathesis.generation.body_overrides
 import yaml
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error

@@ -29,7 +29,7 @@ def web(tmp_path):
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'hint.db'}",
            "LOG_LEVEL": "WARNING", "HINT_API_TOKEN": "t"}
-    log = open(tmp_path / "web.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "web.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "hint_api.serve"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
