@@ -46,6 +46,12 @@ BROKER_OUTAGES: tuple[type[BaseException], ...] = (
     pika.exceptions.AMQPError,
 )
 OUTAGES = DATABASE_OUTAGES + BROKER_OUTAGES
+# A connection the broker closed under us (RabbitMQ dropping an idle web thread's
+# connection, a restart): the next attempt opens a new one, so the publish is tried again.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    dramatiq.errors.BrokerConnectionError,  # ConnectionClosed, ConnectionFailed
+    pika.exceptions.AMQPConnectionError,  # StreamLostError, ConnectionClosed and the like
+)
 
 # RabbitMQ blocks publishers when it runs out of memory or disk; without a timeout a
 # publish would then wait forever, holding an API thread or a worker thread.
@@ -93,7 +99,18 @@ class Runtime:
         message = dramatiq.Message(
             queue_name=self.settings.task_queue, actor_name=step.value, args=(request_pk,), kwargs={}, options=options,
         )
-        self.broker.enqueue(message, delay=delay_ms)
+        try:
+            self.broker.enqueue(message, delay=delay_ms)
+        except CONNECTION_LOST as exc:
+            # dramatiq's RabbitMQ broker already reconnects inside enqueue; a connection lost
+            # while it confirmed, or by a broker without that loop, gets one more attempt on
+            # a fresh connection here. An expected event: one line, no traceback. A broker
+            # that is down fails again, and the caller answers 503 (or the step is retried).
+            log.warning("request %s: the broker connection was lost sending %s (%s); sending again",
+                        request_id if request_id is not None else "-", step.value, type(exc).__name__)
+            if isinstance(self.broker, RabbitmqBroker):
+                del self.broker.connection  # this thread's next use opens a new one
+            self.broker.enqueue(message, delay=delay_ms)
 
 
 def amqp_url(url: str) -> str:
