@@ -10,7 +10,10 @@ import pytest
 
 from logs import request_context
 from settings import SettingsError, load_settings
-from tests.log_capture import json_lines, log_lines  # noqa: F401 - the fixture
+from tests import log_capture
+from tests.log_capture import json_lines
+
+log_lines = log_capture.log_lines  # the fixture
 
 
 def test_a_bogus_log_format_stops_the_process_naming_the_variable():
