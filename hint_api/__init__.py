@@ -110,6 +110,7 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     @app.teardown_request
     def return_connection(exc: BaseException | None) -> None:
         close_connection()  # back to the pool, whatever happened
+        bind_request_id(None)  # the access line is written: this thread's next lines are not this call's
 
     @app.errorhandler(IntakeError)
     def intake_error(exc: IntakeError) -> tuple[Response, int]:
