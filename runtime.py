@@ -102,10 +102,12 @@ class Runtime:
         try:
             self.broker.enqueue(message, delay=delay_ms)
         except CONNECTION_LOST as exc:
-            # dramatiq's RabbitMQ broker already reconnects inside enqueue; a connection lost
-            # while it confirmed, or by a broker without that loop, gets one more attempt on
-            # a fresh connection here. An expected event: one line, no traceback. A broker
-            # that is down fails again, and the caller answers 503 (or the step is retried).
+            if isinstance(self.broker, RabbitmqBroker) and isinstance(exc, dramatiq.errors.BrokerConnectionError):
+                raise  # dramatiq already tried again on new connections, several times: RabbitMQ is down
+            # A broker without dramatiq's reconnect loop (or a pika error that escaped it) gets
+            # one more attempt on a fresh connection here. An expected event: one line, no
+            # traceback. A broker that is down fails again, and the caller answers 503 (or
+            # the step is retried as during an outage).
             log.warning("request %s: the broker connection was lost sending %s (%s); sending again",
                         request_id if request_id is not None else "-", step.value, type(exc).__name__)
             if isinstance(self.broker, RabbitmqBroker):

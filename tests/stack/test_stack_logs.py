@@ -65,3 +65,4 @@ def test_json_logs_of_the_production_stack_name_the_request_on_every_call_and_st
     assert {"run_student_program", "generate_hint"} <= {s["actor"] for s in steps}
     assert all(s["request_id"] == 77 for s in steps)
     assert not [line for line in lines if line["level"] == "ERROR" or "exception" in line]
+
