@@ -46,6 +46,12 @@ BROKER_OUTAGES: tuple[type[BaseException], ...] = (
     pika.exceptions.AMQPError,
 )
 OUTAGES = DATABASE_OUTAGES + BROKER_OUTAGES
+# A connection the broker closed under us (RabbitMQ dropping an idle web thread's
+# connection, a restart): the next attempt opens a new one, so the publish is tried again.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    dramatiq.errors.BrokerConnectionError,  # ConnectionClosed, ConnectionFailed
+    pika.exceptions.AMQPConnectionError,  # StreamLostError, ConnectionClosed and the like
+)
 
 # RabbitMQ blocks publishers when it runs out of memory or disk; without a timeout a
 # publish would then wait forever, holding an API thread or a worker thread.
@@ -93,7 +99,20 @@ class Runtime:
         message = dramatiq.Message(
             queue_name=self.settings.task_queue, actor_name=step.value, args=(request_pk,), kwargs={}, options=options,
         )
-        self.broker.enqueue(message, delay=delay_ms)
+        try:
+            self.broker.enqueue(message, delay=delay_ms)
+        except CONNECTION_LOST as exc:
+            if isinstance(self.broker, RabbitmqBroker) and isinstance(exc, dramatiq.errors.BrokerConnectionError):
+                raise  # dramatiq already tried again on new connections, several times: RabbitMQ is down
+            # A broker without dramatiq's reconnect loop (or a pika error that escaped it) gets
+            # one more attempt on a fresh connection here. An expected event: one line, no
+            # traceback. A broker that is down fails again, and the caller answers 503 (or
+            # the step is retried as during an outage).
+            log.warning("request %s: the broker connection was lost sending %s (%s); sending again",
+                        request_id if request_id is not None else "-", step.value, type(exc).__name__)
+            if isinstance(self.broker, RabbitmqBroker):
+                del self.broker.connection  # this thread's next use opens a new one
+            self.broker.enqueue(message, delay=delay_ms)
 
 
 def amqp_url(url: str) -> str:

@@ -67,6 +67,13 @@ ORIGINAL_UNUSED = {
 }
 
 
+class LogFormat(StrEnum):
+    """How every process writes its log lines (logs.py, docs/operations.md "Logs")."""
+
+    TEXT = "text"  # one human-readable line: time, level, logger, process, message
+    JSON = "json"  # one JSON object per line, for log shippers (Loki, Elasticsearch, CloudWatch)
+
+
 class CallbackDetail(StrEnum):
     """What `other_hint_data` of the callback holds (docs/security.md: who sees what)."""
 
@@ -267,6 +274,7 @@ class Settings:
     callback_detail: CallbackDetail
     max_pending_requests: int
     log_level: str
+    log_format: LogFormat
     # Timing.
     reflection_wait_seconds: float
     request_deadline_seconds: float
@@ -365,6 +373,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         callback_detail=CallbackDetail(r.choice("CALLBACK_DETAIL", CallbackDetail.FULL.value, tuple(CallbackDetail))),
         max_pending_requests=r.int("MAX_PENDING_REQUESTS", DEFAULT_MAX_PENDING, 1, 10_000_000),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+        log_format=LogFormat(r.choice("LOG_FORMAT", LogFormat.TEXT.value, tuple(LogFormat))),
         reflection_wait_seconds=r.seconds("REFLECTION_WAIT_SECONDS", 60.0, zero_ok=True),
         request_deadline_seconds=r.seconds("REQUEST_DEADLINE_SECONDS", 600.0),
         sweep_interval_seconds=r.seconds("SWEEP_INTERVAL_SECONDS", 5.0),

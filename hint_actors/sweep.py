@@ -24,6 +24,7 @@ from database import write_transaction
 from hint_actors import flow, steps
 from hint_actors.pipeline import ENDS, STEPS
 from hint_core.lifecycle import Stage, Step, waiting_for
+from logs import request_context
 from models import Hint, Reflection, Request, StepClaim, SweepLease, utcnow
 from runtime import Runtime
 
@@ -65,8 +66,11 @@ def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
 
     for (pk,) in Request.select(Request.id).where(open_requests & (Request.deadline_at < now)).tuples():
         state = flow.load_state(rt, pk)
-        if state is not None and steps.fail_request(pk, f"deadline exceeded while waiting for {waiting_for(state)}"):
-            flow.follow_up(rt, state, flow.load_state(rt, pk) or state, ENDS)
+        if state is None:
+            continue
+        with request_context(state.request_id):
+            if steps.fail_request(pk, f"deadline exceeded while waiting for {waiting_for(state)}"):
+                flow.follow_up(rt, state, flow.load_state(rt, pk) or state, ENDS)
 
     no_reflection = ~Request.id.in_(Reflection.select(Reflection.request))
     expired = Request.select(Request.id).where(
@@ -80,9 +84,13 @@ def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
     stalled_since = now - dt.timedelta(seconds=rt.settings.stall_seconds)
     for (pk,) in Request.select(Request.id).where(open_requests & (Request.updated_at < stalled_since)).tuples():
         state = flow.load_state(rt, pk)
-        sent = flow.resend(rt, state) if state is not None else []
+        if state is None:
+            continue
+        with request_context(state.request_id):
+            sent = flow.resend(rt, state)
         if sent:
-            log.info("request %s: stalled, re-sent %s", state.request_id, ", ".join(sent))
+            log.info("request %s: stalled, re-sent %s", state.request_id, ", ".join(sent),
+                     extra={"request_id": state.request_id})
             # Counts as progress: the re-sent step has STALL_SECONDS to show its own.
             Request.update(updated_at=now).where(Request.id == pk).execute()
 

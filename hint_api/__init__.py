@@ -9,6 +9,7 @@ steps with `Runtime.send`.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -19,15 +20,21 @@ from hint_api.backlog import BACKLOG, Backlog
 from hint_api.console import CONSOLE_BLUEPRINT, init_console
 from hint_api.intake import IntakeError
 from hint_core.errors import Unavailable
+from logs import REQUEST_ID, bind_request_id
 from models import db
 from runtime import OUTAGES, Runtime, build
 from settings import Settings, load_settings
 
 log = logging.getLogger("hint.api")
+access_log = logging.getLogger("hint.access")
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = "5"
 EXTENSION = "hint_runtime"
+# Polled every few seconds by a process manager or Prometheus: their successful calls are
+# logged at DEBUG only, so they do not drown the calls orchestration makes.
+QUIET_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.metrics"})
+REASON_CHARS = 300  # an error message is short; a longer one is cut in the log line
 
 
 def runtime_of(app: Flask) -> Runtime:
@@ -37,6 +44,28 @@ def runtime_of(app: Flask) -> Runtime:
 def unavailable(error: str, **body: object) -> tuple[Response, int, dict[str, str]]:
     """The one 503: a retry of the same call later will succeed."""
     return jsonify(error=error, **body), 503, {"Retry-After": RETRY_AFTER_SECONDS}
+
+
+def access_line(response: Response) -> None:
+    """One line per call: method, path (never the query string: it may hold data), status,
+    duration and request id; a refused call (4xx) adds the reason it was given. No body."""
+    started = g.get("started")
+    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+    fields: dict[str, object] = {
+        "method": request.method, "path": request.path, "status": response.status_code, "duration_ms": duration_ms,
+    }
+    message = "%s %s %d %.1f ms"
+    args: list[object] = [request.method, request.path, response.status_code, duration_ms or 0.0]
+    if 400 <= response.status_code < 500:
+        body = response.get_json(silent=True) if response.is_json and not response.is_streamed else None
+        reason = body.get("error") if isinstance(body, dict) else None
+        if isinstance(reason, str):
+            fields["reason"] = reason[:REASON_CHARS]
+            message += ": %s"
+            args.append(fields["reason"])
+    quiet = request.endpoint in QUIET_ENDPOINTS and response.status_code < 400
+    level = logging.WARNING if response.status_code >= 500 else logging.DEBUG if quiet else logging.INFO
+    access_log.log(level, message, *args, extra={"fields": fields, "request_id": REQUEST_ID.get()})
 
 
 def create_app(runtime: Runtime | Settings | None = None) -> Flask:
@@ -57,6 +86,16 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     init_console(app, settings)  # /console/: instructors' pages, behind HINT_CONSOLE_TOKENS
 
     @app.before_request
+    def start_call() -> None:
+        g.started = time.perf_counter()
+        bind_request_id(None)  # a waitress thread serves many calls: never name the last one's
+
+    @app.after_request
+    def log_access(response: Response) -> Response:
+        access_line(response)
+        return response
+
+    @app.before_request
     def authenticate_and_connect() -> tuple[Response, int] | None:
         # The console checks its own credentials (HINT_CONSOLE_TOKENS), never HINT_API_TOKEN.
         refused = None if request.blueprint == CONSOLE_BLUEPRINT else access.refusal(
@@ -71,6 +110,7 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     @app.teardown_request
     def return_connection(exc: BaseException | None) -> None:
         close_connection()  # back to the pool, whatever happened
+        bind_request_id(None)  # the access line is written: this thread's next lines are not this call's
 
     @app.errorhandler(IntakeError)
     def intake_error(exc: IntakeError) -> tuple[Response, int]:

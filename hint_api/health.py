@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from hint_api import runtime_of
+from hint_api import RETRY_AFTER_SECONDS, runtime_of
 from models import db
 from runtime import ping_broker
 
@@ -33,9 +33,11 @@ def _database() -> None:
 
 
 @bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
+def readyz() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
     """Ready to take requests: the database and the broker both answer."""
     broker = runtime_of(current_app).broker
     checks = {"database": _check(_database), "broker": _check(lambda: ping_broker(broker))}
     ready = all(v == "ok" for v in checks.values())
-    return jsonify(ready=ready, **checks), 200 if ready else 503
+    if not ready:  # every 503 of the service says when to look again
+        return jsonify(ready=ready, **checks), 503, {"Retry-After": RETRY_AFTER_SECONDS}
+    return jsonify(ready=ready, **checks), 200

@@ -13,6 +13,7 @@ from hint_api import intake, runtime_of, unavailable
 from hint_api.backlog import BACKLOG, RETRY_AFTER_SECONDS
 from hint_api.intake import IntakeError
 from hint_core.lifecycle import Step, initial_steps
+from logs import bind_request_id
 from models import Request
 from payloads import artifacts, hint_status
 from runtime import BROKER_OUTAGES, Runtime
@@ -62,6 +63,7 @@ def _runtime() -> Runtime:
 def add_request() -> Reply:
     rt = _runtime()
     request_id, fields = intake.parse_add_request(_body())
+    bind_request_id(request_id)
     if current_app.extensions[BACKLOG].full() and not intake.stored(request_id):
         log.info("request %s: refused, the backlog is full (%d requests waiting)", request_id,
                  current_app.extensions[BACKLOG].size())
@@ -100,6 +102,7 @@ def add_request() -> Reply:
 def add_reflection() -> Reply:
     rt = _runtime()
     request_id, fields = intake.parse_add_reflection(_body())
+    bind_request_id(request_id)
     stored = intake.store_reflection(request_id, fields)
     g.stored = True
     # Sent again on a repeated call too: the first send may have failed (503), and the
@@ -113,6 +116,7 @@ def add_reflection() -> Reply:
 
 def _lookup() -> Request:
     request_id = intake.request_id_of(request.args.get("request_id"), from_query=True)
+    bind_request_id(request_id)
     found = Request.get_or_none(Request.request_id == request_id)
     if found is None:
         raise IntakeError(f"no request with request_id {request_id}", status=404)

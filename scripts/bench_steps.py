@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +30,13 @@ class StepTime:
 
 
 def parse_line(line: str) -> StepTime | None:
-    """A StepTime from one log line, or None when the line is not a step line."""
+    """A StepTime from one log line (LOG_FORMAT text or json), or None when the line is not a step line."""
+    if line.startswith("{"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return None
+        line = str(entry.get("message", "")) if isinstance(entry, dict) else ""
     at = line.find(" step actor=")
     if at < 0 and not line.startswith("step actor="):
         return None

@@ -8,7 +8,9 @@ Operators grep these lines to see where a slow request spent its time; the bench
 `cpu_ms` is the CPU time of the worker thread that ran the step (not of the programs it
 ran in the sandbox, nor of threads it started): work_ms much larger than cpu_ms means the
 step waited (for the LLM, the sandbox, the database or the GIL). Every message carries
-orchestration's `request_id` (`Runtime.send` puts it there), so no line needs a lookup.
+orchestration's `request_id` (`Runtime.send` puts it there), so no line needs a lookup;
+every other line logged while the step runs names it too (logs.REQUEST_ID). With
+LOG_FORMAT=json the line's values are also fields of its JSON object.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from logs import REQUEST_ID
 from runtime import REQUEST_ID_OPTION
 
 log = logging.getLogger("hint.timing")
@@ -55,6 +58,8 @@ class StepTiming(Middleware):
         self._current = threading.local()  # both hooks run on the same worker thread
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        # Every line this thread logs until the step ends names the request (logs.py).
+        self._current.context = REQUEST_ID.set(message.options.get(REQUEST_ID_OPTION))
         self._current.started = time.time()
         self._current.cpu_started = time.thread_time()
 
@@ -68,11 +73,18 @@ class StepTiming(Middleware):
         ended, cpu = time.time(), time.thread_time() - self._current.cpu_started
         # A retried message keeps its first timestamp; count its wait from when it was due.
         due_ms = message.options.get("eta") or message.message_timestamp
+        fields = {
+            "actor": message.actor_name, "arg": message.args[0] if message.args else None,
+            "queue_wait_ms": round(max(0.0, started * 1000 - due_ms), 1), "work_ms": round((ended - started) * 1000, 1),
+            "cpu_ms": round(cpu * 1000, 1), "retries": message.options.get("retries", 0),
+            "outcome": outcome_of(message, exception),
+        }
+        request_id = message.options.get(REQUEST_ID_OPTION)
         log.info(format_line(
-            message.actor_name, message.options.get(REQUEST_ID_OPTION), message.args[0] if message.args else "-",
-            max(0.0, started * 1000 - due_ms), (ended - started) * 1000, cpu * 1000,
-            message.options.get("retries", 0), outcome_of(message, exception),
-        ))
+            fields["actor"], request_id, fields["arg"] if fields["arg"] is not None else "-", fields["queue_wait_ms"],
+            fields["work_ms"], fields["cpu_ms"], fields["retries"], fields["outcome"],
+        ), extra={"fields": fields, "request_id": request_id})
         self._current.started = None
+        REQUEST_ID.reset(self._current.context)
 
     after_skip_message = after_process_message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from hint_actors.middleware.timing import format_line
@@ -18,6 +19,16 @@ def test_a_line_reads_back():
     )
     assert parse_line("INFO hint.steps request 42: hint written") is None
     assert parse_line(format_line("return_hint", None, 7, 1, 1, 1, 0, "ok")).request_id is None
+
+
+def test_a_json_line_reads_back():
+    """LOG_FORMAT=json: the benchmark reads the same step from the line's message."""
+    line = json.dumps({"time": "2026-01-01T00:00:00.000+00:00", "level": "INFO", "logger": "hint.timing",
+                       "message": format_line("generate_hint", 42, 7, 3.25, 120.0, 4.5, 0, "ok"), "request_id": 42})
+    step = parse_line(line)
+    assert (step.actor, step.request_id, step.work_ms, step.outcome) == ("generate_hint", 42, 120.0, "ok")
+    assert parse_line('{"level": "INFO", "message": "request 42: hint written"}') is None
+    assert parse_line("{not json") is None
 
 
 def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, runtime, worker, caplog):
