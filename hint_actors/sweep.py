@@ -97,7 +97,8 @@ def sweep(rt: Runtime, now: dt.datetime | None = None) -> None:
     if rt.settings.save_hint_url:
         long_ago = now - RETRY_UNREPORTED_AFTER
         tried_lately = StepClaim.select(StepClaim.id).where(
-            (StepClaim.request == Hint.request) & (StepClaim.step == Step.RETURN_HINT) & (StepClaim.claimed_at > long_ago)
+            (StepClaim.request == Hint.request) & (StepClaim.step == Step.RETURN_HINT)
+            & (StepClaim.claimed_at > long_ago)
         )
         unreported = Hint.select(Hint.request).where(
             Hint.reported_at.is_null() & (

@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> dict:
         config = fast_ai_config(Path(tmp) / "ai_config.yaml", timeout_seconds=10, deadline_seconds=15,
                                 program_generation__n=2)
         with production_stack(
-            Path(tmp), workers=0, exclusive=args.broker or args.database, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
+            Path(tmp), workers=0, exclusive=args.broker or args.database,
+            OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
             BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, STALL_SECONDS="5", SWEEP_INTERVAL_SECONDS="1",
             REFLECTION_WAIT_SECONDS="5", REQUEST_DEADLINE_SECONDS=str(args.deadline), LOG_LEVEL="WARNING",
         ) as stack:
@@ -137,7 +138,8 @@ def run(args: argparse.Namespace) -> dict:
                         break
                     first_sent[request_id] = utcnow()
                     ok = send_until_accepted(
-                        lambda rid=request_id: stack.add_request(rid, "factorial", student_program(rid), "debug"), stop_at
+                        lambda rid=request_id: stack.add_request(rid, "factorial", student_program(rid), "debug"),
+                        stop_at
                     ) and send_until_accepted(lambda rid=request_id: stack.add_reflection(rid, *REFLECTION), stop_at)
                     accepted += ok
                     time.sleep(1 / args.rate)

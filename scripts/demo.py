@@ -32,7 +32,13 @@ SCENARIOS = [
     {
         "problem_id": "factorial",
         "hint_type": "debug",
-        "program": "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n",
+        "program": (
+            "def factorial(n):\n"
+            "    result = 0\n"
+            "    for i in range(1, n + 1):\n"
+            "        result *= i\n"
+            "    return result\n"
+        ),
         "reflection": ("What do you think is wrong?", "My loop multiplies the numbers but the answer is always zero."),
     },
     {
@@ -50,13 +56,30 @@ SCENARIOS = [
     {
         "problem_id": "factorial",
         "hint_type": "optimize",
-        "program": "def factorial(n):\n    if n == 0:\n        return 1\n    total = 1\n    for i in range(1, n + 1):\n        product = 1\n        for j in range(1, i + 1):\n            product *= j\n        total = product\n    return total\n",
+        "program": (
+            "def factorial(n):\n"
+            "    if n == 0:\n"
+            "        return 1\n"
+            "    total = 1\n"
+            "    for i in range(1, n + 1):\n"
+            "        product = 1\n"
+            "        for j in range(1, i + 1):\n"
+            "            product *= j\n"
+            "        total = product\n"
+            "    return total\n"
+        ),
         "reflection": ("What would you like to improve?", "I think my loops do too much work."),
     },
     {
         "problem_id": "factorial",
         "hint_type": "debug",
-        "program": "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n",
+        "program": (
+            "def factorial(n):\n"
+            "    result = 1\n"
+            "    for i in range(2, n + 1):\n"
+            "        result *= i\n"
+            "    return result\n"
+        ),
         "reflection": ("What do you think is wrong?", "Nothing, I just want to check."),
     },
 ]

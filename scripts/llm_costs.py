@@ -76,7 +76,9 @@ def collect(since: dt.datetime | None = None) -> Report:
         HintGenerationPhase, "hint_generation", requests
     )
     total: dict[str, float | None] = {key: sum(getattr(line, key) for line in lines) for key in COLUMNS}
-    per_hint: dict[str, float | None] = {key: (total[key] / hints if hints else 0.0) for key in COLUMNS if key != "phases"}
+    per_hint: dict[str, float | None] = {
+        key: (total[key] / hints if hints else 0.0) for key in COLUMNS if key != "phases"
+    }
     unknown = any(line.cost is None for line in lines)
     total["cost"] = None if unknown else round(sum(line.cost or 0.0 for line in lines), 6)
     per_hint["cost"] = None if unknown else (total["cost"] / hints if hints else 0.0)
@@ -93,7 +95,8 @@ def render(report: Report) -> str:
     for line in report.lines:
         out.append(
             f"{line.phase:<20} {line.engine:<8} {(line.model or '-')[:24]:<24} {line.phases:>7} {line.llm_calls:>7} "
-            f"{line.prompt_tokens:>10} {line.completion_tokens:>11} {line.waiting_seconds:>9.1f} {_money(line.cost):>10}"
+            f"{line.prompt_tokens:>10} {line.completion_tokens:>11} {line.waiting_seconds:>9.1f}"
+            f" {_money(line.cost):>10}"
         )
     t = report.total
     out.append("-" * len(header))

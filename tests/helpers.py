@@ -24,8 +24,20 @@ SANDBOX = ForkServerExecutor(SandboxConfig())
 # The API token of the in-process tests (conftest.TEST_ENV); `api_client` sends it.
 TEST_TOKEN = "test-api-token"
 
-BUGGY_FACTORIAL = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
-CORRECT_FACTORIAL = "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n"
+BUGGY_FACTORIAL = (
+    "def factorial(n):\n"
+    "    result = 0\n"
+    "    for i in range(1, n + 1):\n"
+    "        result *= i\n"
+    "    return result\n"
+)
+CORRECT_FACTORIAL = (
+    "def factorial(n):\n"
+    "    result = 1\n"
+    "    for i in range(2, n + 1):\n"
+    "        result *= i\n"
+    "    return result\n"
+)
 REFLECTION = ("What is wrong?", "The result is always zero somehow.")
 
 

@@ -166,7 +166,8 @@ class Stack:
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
         log_path = Path(self.env["HINT_TEST_LOG_DIR"]) / f"{name}-{len(self.processes)}.log"
         log = open(log_path, "wb")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         self.processes.append(proc)
         self.logs.append(log_path)
         return proc

@@ -64,7 +64,8 @@ def receiver():
 def crash_stack(tmp_path, fake, receiver, exclusive: bool = False, **extra: str):
     config = fast_ai_config(tmp_path / "ai_config.yaml", timeout_seconds=5, deadline_seconds=6, program_generation__n=1)
     with production_stack(
-        tmp_path, workers=0, exclusive=exclusive, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
+        tmp_path, workers=0, exclusive=exclusive,
+        OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url, AI_CONFIG_PATH=str(config),
         BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url, STALL_SECONDS="3", SWEEP_INTERVAL_SECONDS="1",
         REFLECTION_WAIT_SECONDS="10", REQUEST_DEADLINE_SECONDS="120", **extra,
     ) as stack:

@@ -69,10 +69,13 @@ def test_conflicting_request_id_is_409_and_changes_nothing(client):
         ({"request_id": True, "data": {}}, "request_id"),
         ({"request_id": -3, "data": {}}, "request_id"),
         ({"request_id": 1}, "data"),
-        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "solve"}}, "hint_type"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "solve"}},
+         "hint_type"),
         ({"request_id": 1, "data": {"problem_id": "", "student_program": "x", "hint_type": "plan"}}, "problem_id"),
-        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": 5, "hint_type": "plan"}}, "student_program"),
-        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "plan", "student_notebook": []}}, "student_notebook"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": 5, "hint_type": "plan"}},
+         "student_program"),
+        ({"request_id": 1, "data": {"problem_id": "factorial", "student_program": "x", "hint_type": "plan",
+                                    "student_notebook": []}}, "student_notebook"),
         ([1, 2, 3], "body"),
     ],
 )
@@ -152,7 +155,8 @@ def test_health_probes(client):
 
 
 def test_bearer_token_when_configured(make_settings, services, executor):
-    secured = create_app(build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)).test_client()
+    secured_runtime = build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)
+    secured = create_app(secured_runtime).test_client()
     assert add_request(secured).status_code == 401
     reply = secured.post("/ai_hint/add_request/", headers={"Authorization": "Bearer s3cret"}, json={
         "request_id": 5, "data": {"problem_id": "factorial", "student_program": PROGRAM, "hint_type": "plan"}})
@@ -260,8 +264,10 @@ def test_probes_answer_without_the_database(client, runtime, monkeypatch):
 
 
 def test_token_guards_everything_but_the_probes(make_settings, services, executor):
-    secured = create_app(build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)).test_client()
-    for headers in ({}, {"Authorization": "Bearer s3cre"}, {"Authorization": "Bearer s3cretX"}, {"Authorization": "s3cret"}):
+    secured_runtime = build(make_settings(HINT_API_TOKEN="s3cret"), services=services, executor=executor)
+    secured = create_app(secured_runtime).test_client()
+    wrong = ({}, {"Authorization": "Bearer s3cre"}, {"Authorization": "Bearer s3cretX"}, {"Authorization": "s3cret"})
+    for headers in wrong:
         reply = secured.get("/ai_hint/query_hint/?request_id=1", headers=headers)
         assert reply.status_code == 401 and reply.get_json()["error"]
     assert secured.get("/openapi.json").status_code == 401

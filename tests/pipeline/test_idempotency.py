@@ -284,7 +284,8 @@ class OneUnluckyRun:
     """The sandbox itself fails once, for one program."""
 
     def __init__(self, executor, unlucky: str) -> None:
-        self.executor, self.unlucky, self.ran, self.failures = executor, unlucky, [], [SandboxError("fork server went away")]
+        self.executor, self.unlucky, self.ran = executor, unlucky, []
+        self.failures = [SandboxError("fork server went away")]
 
     def run(self, problem, program):
         self.ran.append(program)

@@ -31,7 +31,9 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 
 def test_document_lists_exactly_the_routes_the_app_serves(app):
     document = yaml.safe_load(SPEC_PATH.read_text())
-    documented = {(path, method.upper()) for path, item in document["paths"].items() for method in item if method in METHODS}
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item if method in METHODS
+    }
     served = {
         (rule.rule, method)
         for rule in app.url_map.iter_rules()

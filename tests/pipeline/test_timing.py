@@ -11,7 +11,8 @@ from tests.helpers import BUGGY_FACTORIAL, ask, join
 
 
 def test_a_line_reads_back():
-    line = "2026-01-01 00:00:00,000 INFO hint.timing [1] " + format_line("generate_hint", 42, 7, 3.25, 120.0, 4.5, 0, "ok")
+    fields = format_line("generate_hint", 42, 7, 3.25, 120.0, 4.5, 0, "ok")
+    line = "2026-01-01 00:00:00,000 INFO hint.timing [1] " + fields
     step = parse_line(line)
     assert step is not None
     assert (step.actor, step.request_id, step.queue_wait_ms, step.work_ms, step.cpu_ms, step.outcome) == (
@@ -46,7 +47,9 @@ def test_every_step_of_a_request_logs_its_timing_with_the_request_id(client, run
 
 
 def test_cpu_per_request_sums_each_requests_steps():
-    steps = [StepTime("run_student_program", 1, 0.0, 10.0, 2.0, "ok"), StepTime("generate_hint", 1, 0.0, 900.0, 3.0, "ok"),
-             StepTime("run_student_program", 2, 0.0, 5.0, 1.0, "ok"), StepTime("generate_hint", 3, 0.0, 5.0, 70.0, "ok")]
+    steps = [
+        StepTime("run_student_program", 1, 0.0, 10.0, 2.0, "ok"), StepTime("generate_hint", 1, 0.0, 900.0, 3.0, "ok"),
+        StepTime("run_student_program", 2, 0.0, 5.0, 1.0, "ok"), StepTime("generate_hint", 3, 0.0, 5.0, 70.0, "ok"),
+    ]
     assert cpu_per_request(steps, {1, 2}) == 3.0  # (2 + 3 + 1) / 2 requests; request 3 is not asked about
     assert cpu_per_request(steps, {4}) is None

@@ -48,7 +48,8 @@ def test_a_courses_own_problem_gets_debug_and_plan_hints(servers, llm, tmp_path)
         # The problem handler goes down for a while in the middle of the run.
         orchestration.fail_next(Endpoint.EXECUTE, 4, status=502)
         assert stack.add_request(2, "reverse_words", STUCK, "plan").status_code == 200
-        assert stack.add_reflection(2, "Where are you stuck?", "I do not know how to split the text.").status_code == 200
+        answer = stack.add_reflection(2, "Where are you stuck?", "I do not know how to split the text.")
+        assert answer.status_code == 200
 
         for request_id in (1, 2):
             answer = stack.wait_for_hint(request_id, timeout=90)

@@ -52,7 +52,8 @@ def test_json_logs_of_the_production_stack_name_the_request_on_every_call_and_st
         assert stack.add_request(77, "factorial", "def factorial(n):\n    return 0\n", "debug").status_code == 200
         assert stack.add_reflection(77, *REFLECTION).status_code == 200
         assert stack.wait_for_hint(77)["job_finished"]
-        assert requests.get(f"{stack.base}/ai_hint/query_hint/?request_id=x", headers=stack.auth, timeout=10).status_code == 400
+        bad = requests.get(f"{stack.base}/ai_hint/query_hint/?request_id=x", headers=stack.auth, timeout=10)
+        assert bad.status_code == 400
     lines = []
     for path in stack.logs:
         for line in path.read_text().splitlines():
