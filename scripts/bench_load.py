@@ -47,6 +47,7 @@ class Client:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
+        self.last_headers: dict[str, str] = {}  # the last answer's headers (lower-case names)
         self.conn = http.client.HTTPConnection(host, port, timeout=30)
 
     @classmethod
@@ -62,6 +63,7 @@ class Client:
                 self.conn.request("POST", path, data, headers)
                 response = self.conn.getresponse()
                 response.read()
+                self.last_headers = {k.lower(): v for k, v in response.getheaders()}
                 return response.status
             except (http.client.HTTPException, ConnectionError):
                 self.conn.close()

@@ -7,6 +7,7 @@ is bounded, so a broken stack fails the benchmark instead of hanging it.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -57,6 +58,15 @@ class Config:
     priority_rate: float = 40.0  # above what 2x32 workers finish (about 25/s here), so a backlog builds
     priority_seconds: float = 10.0
     sandbox_runs: int = 40
+    # The flood: one worker process, an LLM slow enough that the workers are the bottleneck
+    # (not the API), arrivals at ten times the capacity measured in the same run.
+    flood_threads: int = 16
+    flood_llm_latency: float = 0.5
+    flood_factor: float = 10.0
+    flood_seconds: float = 10.0
+    flood_wait_s: float = 3.0  # MAX_PENDING_REQUESTS = capacity x this: the queueing accepted
+    flood_deadline_s: float = 60.0  # REQUEST_DEADLINE_SECONDS on the flood's stacks
+    flood_unloaded: int = 10
 
 
 class Ids:
@@ -285,12 +295,15 @@ EQUAL_PRIORITIES = {f"{step.upper()}_PRIORITY": "1" for step in (
 )}
 
 
-def _open_loop(base: str, request_ids: list[int], rate: float) -> dict[int, float]:
-    """One request (with its reflection) every 1/rate seconds, on time even if the API lags."""
+def _open_loop(base: str, request_ids: list[int], rate: float, refused: dict[int, bool] | None = None) -> dict[int, float]:
+    """One request (with its reflection) every 1/rate seconds, on time even if the API lags;
+    {id: epoch sent} of those admitted. With `refused`, a 429 is recorded there
+    ({id: Retry-After present}) instead of failing, and its reflection is not sent."""
     sent: dict[int, float] = {}
     started = time.monotonic()
     lock = threading.Lock()
     pending = iter(enumerate(request_ids))
+    failures: list[str] = []
 
     def run() -> None:
         client = Client.to(base)
@@ -303,8 +316,15 @@ def _open_loop(base: str, request_ids: list[int], rate: float) -> dict[int, floa
                 pause = started + index / rate - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
-                sent[rid] = time.time()
-                client.post(ADD_REQUEST, add_request_body(rid))
+                at = time.time()
+                status = client.post(ADD_REQUEST, add_request_body(rid))
+                if status == 429 and refused is not None:
+                    refused[rid] = "retry-after" in client.last_headers
+                    continue
+                if status != 200:
+                    failures.append(f"add_request {rid}: HTTP {status}")
+                    continue
+                sent[rid] = at
                 client.post(ADD_REFLECTION, add_reflection_body(rid))
         finally:
             client.close()
@@ -314,6 +334,8 @@ def _open_loop(base: str, request_ids: list[int], rate: float) -> dict[int, floa
         t.start()
     for t in threads:
         t.join(len(request_ids) / rate + 60)
+    if failures:
+        raise RuntimeError(f"{len(failures)} calls failed, e.g. {failures[:3]}")
     return sent
 
 
@@ -368,10 +390,66 @@ def sandbox(cfg: Config, ids: Ids) -> dict[str, Any]:
     return measure_sandbox(cfg.sandbox_runs)
 
 
+# --- flood: ten times the capacity, with backpressure --------------------------------------------
+
+
+def flood(cfg: Config, ids: Ids) -> dict[str, Any]:
+    """Arrivals at `flood_factor` times the stack's capacity against a backlog limit sized
+    for that capacity: what is admitted keeps near its unloaded latency, the rest is told
+    to come back (429 with Retry-After), and no admitted request misses its deadline.
+
+    Capacity is measured first on the same stack (a burst of `flood_threads * 3` at once,
+    hints per second); the limit is capacity x `flood_wait_s`, the queueing accepted."""
+    deadline = cfg.flood_deadline_s
+    # The limit is set once the capacity is known: the stack starts with no limit in the
+    # way (the setting's maximum) and the flood runs on a second stack with the limit.
+    common = {"REQUEST_DEADLINE_SECONDS": str(deadline)}
+    with bench_stack(cfg.log_dir / "flood-capacity", processes=1, threads=cfg.flood_threads,
+                     llm_latency=cfg.flood_llm_latency, **common) as stack:
+        warm_up(stack, ids)
+        say(f"flood: capacity, {cfg.flood_threads * 3} requests at once, LLM at {cfg.flood_llm_latency * 1000:.0f} ms, "
+            f"1 worker process x {cfg.flood_threads} threads")
+        capacity = _burst(stack, ids.take(cfg.flood_threads * 3))["hints_per_s"]
+    limit = max(1, math.ceil(capacity * cfg.flood_wait_s))
+    with bench_stack(cfg.log_dir / "flood", processes=1, threads=cfg.flood_threads, llm_latency=cfg.flood_llm_latency,
+                     MAX_PENDING_REQUESTS=str(limit), **common) as stack:
+        warm_up(stack, ids)
+        say(f"flood: {cfg.flood_unloaded} requests one at a time (unloaded latency)")
+        unloaded = _one_at_a_time(stack, ids.take(cfg.flood_unloaded))
+        rate = capacity * cfg.flood_factor
+        offered = ids.take(max(1, int(rate * cfg.flood_seconds)))
+        say(f"flood: {len(offered)} requests at {rate:.0f}/s ({cfg.flood_factor:.0f}x capacity {capacity:.1f}/s), "
+            f"MAX_PENDING_REQUESTS={limit}")
+        refused: dict[int, bool] = {}
+        sent = _open_loop(stack.stack.base, offered, rate, refused)
+        admitted = sorted(sent)
+        finished = stack.wait_all(admitted, deadline + 60, strict=False) if admitted else {}
+        latencies = [finished[r] - sent[r] for r in admitted if r in finished]
+        missed = sum(1 for r in admitted if r not in finished or finished[r] - sent[r] > deadline)
+        return {
+            "workers": f"1x{cfg.flood_threads}",
+            "llm_latency_s": cfg.flood_llm_latency,
+            "capacity_per_s": capacity,
+            "rate_per_s": rate,
+            "factor": cfg.flood_factor,
+            "max_pending": limit,
+            "wait_s": cfg.flood_wait_s,
+            "deadline_s": deadline,
+            "offered": len(offered),
+            "admitted": len(admitted),
+            "refused": len(refused),
+            "refused_with_retry_after": sum(refused.values()),
+            "unloaded_s": summary(unloaded),
+            "admitted_s": summary(latencies),
+            "missed_deadline": missed,
+        }
+
+
 SCENARIOS: dict[str, Callable[[Config, Ids], dict[str, Any]]] = {
     "ingest": ingest,
     "pipeline": pipeline,
     "llm": llm_bound,
     "priorities": priorities,
     "sandbox": sandbox,
+    "flood": flood,
 }

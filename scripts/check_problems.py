@@ -7,37 +7,90 @@ Prints one line per problem and, for each problem at fault, one line per error n
 problem and the field; warnings (a problem without reference solutions) follow as
 `warn` lines and do not fail the check. Exit status 0 when every problem is sound, 1
 otherwise, 2 on a usage error. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR,
-or --bank.
+or --bank (the settings are read through settings.py, as the service reads them).
+
+With `BACKEND_ORCHESTRATION_GET_PROBLEMS_URL` set, every problem is also compared with
+orchestration's: a template whose function (name or parameters) disagrees with the local
+tests fails the check (the prompts and the course would describe another function than
+the one judged); a problem orchestration does not know, or cannot be asked about, is a
+warning. A PROBLEM_ID named on the command line that the bank lacks is looked up at
+orchestration: known there, it is listed as judged by orchestration's problem handler.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from hint_core.problems import DEFAULT_BANK_DIR, ProblemError, load_problem_dir, problem_folders
+from hint_core.problems import Problem, ProblemError, load_problem_dir, problem_folders
+from hint_core.remote import (
+    OrchestrationProblems,
+    OrchestrationUnreachable,
+    ProblemNotAtOrchestration,
+    template_mismatch,
+)
 from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
 from hint_core.sandbox.checks import check_problem, problem_warnings
+from settings import ConfigError, load_settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def compare_with_orchestration(problem: Problem, orchestration: OrchestrationProblems) -> tuple[list[str], list[str]]:
+    """(errors, warnings) from comparing a bank problem with orchestration's text."""
+    try:
+        text = orchestration.fetch(problem.id)
+    except ProblemNotAtOrchestration:
+        return [], [f"{problem.id}: orchestration does not know this problem"]
+    except OrchestrationUnreachable as exc:
+        return [], [f"{problem.id}: not compared with orchestration ({exc})"]
+    mismatch = template_mismatch(problem, text.template)
+    return ([f"template: {mismatch}"] if mismatch else []), []
+
+
+def _only_at_orchestration(problem_ids: list[str], orchestration: OrchestrationProblems | None) -> tuple[list[str], list[str]]:
+    """(lines for the ids orchestration knows, ids neither knows nor can be asked about)."""
+    lines, unknown = [], []
+    for problem_id in problem_ids:
+        if orchestration is None:
+            unknown.append(problem_id)
+            continue
+        try:
+            orchestration.fetch(problem_id)
+        except ProblemNotAtOrchestration:
+            unknown.append(problem_id)
+        except OrchestrationUnreachable as exc:
+            unknown.append(f"{problem_id} ({exc})")
+        else:
+            lines.append(f"orch {problem_id}: not in the bank; known to orchestration, judged by its problem handler")
+    return lines, unknown
+
+
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m scripts.check_problems",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--bank", type=Path,
-                        default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+    parser.add_argument("--bank", type=Path, default=settings.problem_bank_dir)
     parser.add_argument("problem_ids", nargs="*", help="only these problems (default: all)")
     args = parser.parse_args(argv)
     if not args.bank.is_dir():
         print(f"error: {args.bank} is not a folder", file=sys.stderr)
         return 2
+    orchestration = None
+    if settings.problems_url:
+        orchestration = OrchestrationProblems(settings.problems_url, token=settings.callback_token)
     folders = problem_folders(args.bank)
+    remote_lines: list[str] = []
     if args.problem_ids:
-        unknown = set(args.problem_ids) - {f.name for f in folders}
+        missing = sorted(set(args.problem_ids) - {f.name for f in folders})
+        remote_lines, unknown = _only_at_orchestration(missing, orchestration)
         if unknown:
-            print(f"error: unknown problem(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+            print(f"error: unknown problem(s): {', '.join(unknown)}", file=sys.stderr)
             return 2
         folders = [f for f in folders if f.name in args.problem_ids]
     executor = ForkServerExecutor(SandboxConfig())
@@ -49,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             problem = load_problem_dir(folder)
             errors = check_problem(problem, executor, folder)
             warnings = problem_warnings(problem)
+            if orchestration is not None:
+                remote_errors, remote_warnings = compare_with_orchestration(problem, orchestration)
+                errors, warnings = [*errors, *remote_errors], [*warnings, *remote_warnings]
         except ProblemError as exc:
             errors = [str(exc)]
         except SandboxError as exc:
@@ -67,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok   {folder.name}: {tests}, {solutions}, template fails ({took:.0f} ms)")
         for warning in warnings:
             print(f"warn {warning}")
+    for line in remote_lines:
+        print(line)
     print(f"{len(folders) - failed} of {len(folders)} problems sound")
     return 1 if failed else 0
 

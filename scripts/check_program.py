@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from hint_core.problems import DEFAULT_BANK_DIR, ProblemBank, ProblemError, UnknownProblem
+from hint_core.problems import ProblemBank, ProblemError, UnknownProblem
 from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
+from settings import ConfigError, load_settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    try:
+        settings = load_settings(env)  # PROBLEM_BANK_DIR read as the service reads it
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m scripts.check_program",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--bank", type=Path,
-                        default=Path(os.environ.get("PROBLEM_BANK_DIR") or DEFAULT_BANK_DIR))
+    parser.add_argument("--bank", type=Path, default=settings.problem_bank_dir)
     parser.add_argument("problem_id")
     parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
