@@ -84,7 +84,7 @@ class CallbackDetail(StrEnum):
 # The backlog (requests accepted and not finished) beyond which add_request answers 429:
 # what a default deployment (2 worker replicas x 2 processes x 32 threads, ~10 s of LLM
 # per request, so ~12 requests/s) finishes in about 80 s, far inside the 600 s deadline
-# (docs/operations.md, "Backpressure").
+# (docs/security.md, "Backpressure"; docs/benchmarks.md, "flood").
 DEFAULT_MAX_PENDING = 1000
 
 

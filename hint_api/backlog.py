@@ -3,7 +3,7 @@
 The backlog is the requests accepted and not finished. Beyond `MAX_PENDING_REQUESTS`,
 `add_request` answers 429 with Retry-After and stores nothing, so orchestration's retry
 succeeds once the workers have caught up, and the requests already admitted keep their
-normal latency instead of all missing their deadline together (docs/operations.md).
+normal latency instead of all missing their deadline together (docs/security.md, "Backpressure").
 """
 
 from __future__ import annotations
