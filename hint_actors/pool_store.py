@@ -3,6 +3,11 @@
 The domain rules (normal form, dedup key, retrieval) live in `hint_core.pool`; this module
 only reads and writes `SolutionPoolEntry` rows.
 
+A program other than a reference solution joins only when it passes every test AND agrees
+with the reference solutions on generated inputs (`hint_core.differential`); one that
+disagrees stays out and is recorded as a `TestGap`, a likely missing test that
+`scripts.check_problems` shows instructors.
+
 Entries are tied to the tests version they passed. Entries of an older version are never
 offered as correct: they go back into the pipeline as ordinary candidates, which runs
 them against the current tests, and they leave the pool as they are offered. A program
@@ -11,6 +16,7 @@ that still passes comes back under the current version; one that fails is gone.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -19,6 +25,7 @@ from functools import lru_cache
 
 from peewee import fn
 
+from hint_core import differential
 from hint_core.enums import Source
 from hint_core.pool import (
     PoolEntry,
@@ -30,9 +37,10 @@ from hint_core.pool import (
     strip_comments,
     work_seconds,
 )
-from hint_core.problems import Problem
-from hint_core.sandbox import RunResult
-from models import SolutionPoolEntry
+from hint_core.problems import Problem, TestCase
+from hint_core.sandbox import RunResult, SandboxError
+from hint_core.sandbox.results import clip
+from models import SolutionPoolEntry, TestGap
 
 log = logging.getLogger("hint.pool")
 
@@ -53,11 +61,66 @@ def _private(problem: Problem, program: str, run: RunResult, source: str,
     return stripped, again
 
 
+# The reference solutions' answers on the generated inputs, per problem, tests version and
+# references: computed once per process (a few sandboxed runs), then every check is one run.
+_REFERENCE_TESTS: dict[tuple[str, str, str], tuple[TestCase, ...]] = {}
+_REFERENCE_LOCK = threading.Lock()
+
+
+def reference_tests(problem: Problem, rerun: Callable[[Problem, str], RunResult]) -> tuple[TestCase, ...]:
+    """The generated inputs with the reference solutions' answers (`differential.reference_tests`), cached."""
+    key = (problem.id, problem.tests_version, hashlib.sha256("\0".join(problem.solutions).encode()).hexdigest())
+    with _REFERENCE_LOCK:
+        cached = _REFERENCE_TESTS.get(key)
+    if cached is None:
+        cached = differential.reference_tests(problem, rerun)  # outside the lock: it runs programs
+        with _REFERENCE_LOCK:
+            if len(_REFERENCE_TESTS) >= 512:
+                _REFERENCE_TESTS.clear()
+            _REFERENCE_TESTS[key] = cached
+    return cached
+
+
+def vouch(problem: Problem, program: str, key: str, source: str, rerun: Callable[[Problem, str], RunResult],
+          request_id: object = None) -> differential.Disagreement | None:
+    """Why `program`, which passed every test, may not join the pool: where it disagrees
+    with the reference solutions (recorded as a `TestGap`, logged once as a WARNING);
+    None when it agrees, is already in the pool, or the problem has no reference.
+
+    A program already found to disagree is not run again: its gap is the answer."""
+    if source == Source.REFERENCE or not differential.applies(problem):
+        return None
+    same = (TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
+    known = TestGap.get_or_none(same & (TestGap.program_hash == key))
+    if known is not None:
+        return differential.Disagreement(known.input, known.reference_output, known.program_output)
+    if SolutionPoolEntry.select().where(
+        (SolutionPoolEntry.problem_id == problem.id) & (SolutionPoolEntry.tests_version == problem.tests_version)
+        & (SolutionPoolEntry.normalized_hash == key)
+    ).exists():
+        return None  # checked when it joined
+    gap = differential.compare(problem, program, reference_tests(problem, rerun), rerun)
+    if gap is None:
+        return None
+    TestGap.insert(
+        problem_id=problem.id, tests_version=problem.tests_version, program_hash=key, source=source,
+        program=program, input=gap.call, reference_output=gap.reference, program_output=gap.program,
+    ).on_conflict_ignore().execute()
+    log.warning(
+        "request %s: problem %s: a %s program passes every test but %s for %s where the reference solution "
+        "returns %s; kept out of the pool (a likely missing test)",
+        request_id if request_id is not None else "-", problem.id, source, clip(gap.program, 120),
+        clip(gap.call, 120), clip(gap.reference, 120),
+    )
+    return gap
+
+
 def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
-                rerun: Callable[[Problem, str], RunResult]) -> int:
+                rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> int:
     """Keep the programs (program, its run, where it came from) that passed every test,
-    stripped of comments (`rerun` verifies a stripped program again); the number that
-    were new (a program already known, up to names and layout, is not)."""
+    stripped of comments (`rerun` verifies a stripped program again) and agree with the
+    reference solutions on generated inputs (`vouch`); the number that were new (a
+    program already known, up to names and layout, is not)."""
     rows = {}
     for original, first_run, source in runs:
         if not (first_run.correct and original.strip()):
@@ -66,6 +129,16 @@ def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
         if kept is not None:
             program, run = kept
             key, tokens = canonical_form(program)
+            if key in rows:
+                continue
+            try:
+                if vouch(problem, program, key, source, rerun, request_id) is not None:
+                    continue
+            except SandboxError as exc:  # the sandbox's own failure: not vouched for this time
+                log.warning("request %s: problem %s: the differential check could not run (%s); a %s program "
+                            "stays out of the pool", request_id if request_id is not None else "-", problem.id,
+                            exc, source)
+                continue
             rows.setdefault(key, {
                 "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
                 "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
