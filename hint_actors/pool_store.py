@@ -115,40 +115,78 @@ def vouch(problem: Problem, program: str, key: str, source: str, rerun: Callable
     return gap
 
 
-def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
-                rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> int:
-    """Keep the programs (program, its run, where it came from) that passed every test,
-    stripped of comments (`rerun` verifies a stripped program again) and agree with the
-    reference solutions on generated inputs (`vouch`); the number that were new (a
-    program already known, up to names and layout, is not)."""
-    rows = {}
-    for original, first_run, source in runs:
-        if not (first_run.correct and original.strip()):
-            continue
-        kept = _private(problem, original, first_run, source, rerun)
-        if kept is not None:
-            program, run = kept
-            key, tokens = canonical_form(program)
-            if key in rows:
-                continue
-            try:
-                if vouch(problem, program, key, source, rerun, request_id) is not None:
-                    continue
-            except SandboxError as exc:  # the sandbox's own failure: not vouched for this time
-                log.warning("request %s: problem %s: the differential check could not run (%s); a %s program "
-                            "stays out of the pool", request_id if request_id is not None else "-", problem.id,
-                            exc, source)
-                continue
-            rows.setdefault(key, {
-                "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
-                "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
-            })
+@dataclass(frozen=True)
+class Admission:
+    """What became of one program offered to the pool: its row, or why it has none."""
+
+    row: dict[str, object] | None
+    refused: str | None = None  # why it may not join (None with no row: a program seen already)
+    key: str | None = None  # its dedup key, when it got that far
+
+
+def admit(problem: Problem, original: str, first_run: RunResult, source: str,
+          rerun: Callable[[Problem, str], RunResult], request_id: object = None,
+          seen: frozenset[str] = frozenset()) -> Admission:
+    """Whether one program (its text, its run, where it came from) may join the pool: it
+    passed every test, still does without its comments (`rerun` verifies it again) and
+    agrees with the reference solutions (`vouch`); `seen` are dedup keys already admitted."""
+    if not original.strip():
+        return Admission(None, "the program is empty")
+    if not first_run.correct:
+        return Admission(None, f"fails a test: {first_run.first_failure_text() or first_run.status}")
+    kept = _private(problem, original, first_run, source, rerun)
+    if kept is None:
+        return Admission(None, "fails a test once its comments and docstrings are removed")
+    program, run = kept
+    key, tokens = canonical_form(program)
+    if key in seen:
+        return Admission(None, key=key)
+    try:
+        gap = vouch(problem, program, key, source, rerun, request_id)
+    except SandboxError as exc:  # the sandbox's own failure: not vouched for this time
+        log.warning("request %s: problem %s: the differential check could not run (%s); a %s program "
+                    "stays out of the pool", request_id if request_id is not None else "-", problem.id, exc, source)
+        return Admission(None, f"the differential check could not run: {exc}", key)
+    if gap is not None:
+        return Admission(None, f"disagrees with the reference solution: {gap.call} {gap.program}, "
+                               f"the reference returns {gap.reference}", key)
+    return Admission({
+        "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
+        "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
+    }, key=key)
+
+
+def recorded_gaps(problem: Problem) -> list[TestGap]:
+    """The gaps found in the problem's current tests (older tests may have been fixed), oldest first."""
+    return list(TestGap.select().where(
+        (TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
+    ).order_by(TestGap.first_seen, TestGap.id))
+
+
+def store(problem: Problem, rows: Iterable[dict[str, object]]) -> int:
+    """Insert admitted rows; the number that were new (a program already known, up to
+    names and layout, is not)."""
+    rows = list(rows)
     if not rows:
         return 0
     # One statement; a program stored a moment ago by another worker is skipped, not an error.
-    added = SolutionPoolEntry.insert_many(list(rows.values())).on_conflict_ignore().as_rowcount().execute()
+    added = SolutionPoolEntry.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
     log.debug("problem %s: %d new pool entries", problem.id, added)
     return added
+
+
+def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
+                rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> int:
+    """Keep the programs (program, its run, where it came from) that `admit` lets in; the
+    number that were new (a program already known, up to names and layout, is not)."""
+    rows: dict[str, dict[str, object]] = {}
+    for original, first_run, source in runs:
+        if not first_run.correct:
+            continue
+        admission = admit(problem, original, first_run, source, rerun, request_id, frozenset(rows))
+        if admission.row is not None and admission.key is not None:
+            rows[admission.key] = admission.row
+    return store(problem, rows.values())
 
 
 def _entry(row: SolutionPoolEntry) -> PoolEntry:
