@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from hint_core.errors import ConfigError
@@ -57,25 +59,34 @@ def sandbox(settings: Settings) -> ForkServerExecutor:
     return local_executor(settings)
 
 
+def tool(body: Callable[[], int]) -> int:
+    """A tool's exit status: `body`'s, 2 on a UsageError, 1 when the sandbox itself fails
+    (the message on stderr, nothing on stdout)."""
+    try:
+        return body()
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings, problem = open_problem(args.bank, args.problem_id)
+    program = read_program(args.file)
+    with closing(sandbox(settings)) as executor:
+        result = executor.run(problem, program)
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.check_program",
                                      description=__doc__.split("\n")[0])
     add_problem_arguments(parser)
     parser.add_argument("file", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        settings, problem = open_problem(args.bank, args.problem_id)
-        program = read_program(args.file)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = sandbox(settings).run(problem, program)
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result.to_dict(), indent=2))
-    return 0
+    return tool(lambda: _check(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

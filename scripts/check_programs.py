@@ -18,14 +18,15 @@ import json
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hint_core.problems import Problem
-from hint_core.sandbox import Executor, RunResult, SandboxError
+from hint_core.sandbox import Executor, RunResult
 from hint_core.sandbox.results import clip
-from scripts.check_program import UsageError, add_problem_arguments, open_problem, read_program, sandbox
+from scripts.check_program import UsageError, add_problem_arguments, open_problem, read_program, sandbox, tool
 
 DEFAULT_JOBS = 4  # runs at once: the fork server runs them side by side
 
@@ -86,30 +87,22 @@ def table(rows: list[Checked]) -> list[str]:
     return lines
 
 
+def _check(args: argparse.Namespace) -> int:
+    settings, problem = open_problem(args.bank, args.problem_id)
+    files = program_files(args.folder)
+    with closing(sandbox(settings)) as executor:
+        rows = check_files(executor, problem, files, args.jobs)
+    print("\n".join([json.dumps(r.to_dict()) for r in rows] if args.json else table(rows)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.check_programs", description=__doc__.split("\n")[0])
     add_problem_arguments(parser)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"runs at once (default {DEFAULT_JOBS})")
-    args = parser.parse_args(argv)
-    try:
-        settings, problem = open_problem(args.bank, args.problem_id)
-        files = program_files(args.folder)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    executor = sandbox(settings)
-    try:
-        rows = check_files(executor, problem, files, args.jobs)
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        executor.close()
-    lines = [json.dumps(r.to_dict()) for r in rows] if args.json else table(rows)
-    print("\n".join(lines))
-    return 0
+    return tool(lambda: _check(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -21,16 +21,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from hint_actors import pool_store
 from hint_core import differential
 from hint_core.enums import Source
 from hint_core.problems import Problem
-from hint_core.sandbox import Executor, SandboxError
+from hint_core.sandbox import Executor
 from migrations import pending
 from runtime import bind_database
-from scripts.check_program import UsageError, add_problem_arguments, open_problem, read_program, sandbox
+from scripts.check_program import UsageError, add_problem_arguments, open_problem, read_program, sandbox, tool
 from scripts.check_programs import DEFAULT_JOBS, program_files, run_all
 from settings import Settings
 
@@ -69,35 +70,28 @@ def seed(executor: Executor, problem: Problem, files: list[Path], jobs: int) -> 
     return [outcomes[p] for p in files]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.seed_pool", description=__doc__.split("\n")[0])
-    add_problem_arguments(parser)
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"runs at once (default {DEFAULT_JOBS})")
-    args = parser.parse_args(argv)
-    try:
-        settings, problem = open_problem(args.bank, args.problem_id)
-        files = program_files(args.folder)
-        open_pool(settings)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _seed(args: argparse.Namespace) -> int:
+    settings, problem = open_problem(args.bank, args.problem_id)
+    files = program_files(args.folder)
+    open_pool(settings)
     if not differential.applies(problem):
         print(f"note: {problem.id} has no reference solution (or is not a function problem): "
               "programs are checked against its tests only")
-    executor = sandbox(settings)
-    try:
+    with closing(sandbox(settings)) as executor:
         rows = seed(executor, problem, files, args.jobs)
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        executor.close()
     for name, outcome, detail in rows:
         print(f"{outcome:<8} {name}" + (f": {detail}" if detail else ""))
     counts = Counter(outcome for _, outcome, _ in rows)
     print(f"{counts['added']} added, {counts['known']} already in the pool, {counts['refused']} refused")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.seed_pool", description=__doc__.split("\n")[0])
+    add_problem_arguments(parser)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"runs at once (default {DEFAULT_JOBS})")
+    return tool(lambda: _seed(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":
