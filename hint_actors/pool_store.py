@@ -20,6 +20,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,27 +82,24 @@ def reference_tests(problem: Problem, rerun: Callable[[Problem, str], RunResult]
     return cached
 
 
-def vouch(problem: Problem, program: str, key: str, source: str, rerun: Callable[[Problem, str], RunResult],
-          request_id: object = None) -> differential.Disagreement | None:
-    """Why `program`, which passed every test, may not join the pool: where it disagrees
-    with the reference solutions (recorded as a `TestGap`, logged once as a WARNING);
-    None when it agrees, is already in the pool, or the problem has no reference.
-
-    A program already found to disagree is not run again: its gap is the answer."""
+def _decided(problem: Problem, key: str, source: str) -> differential.Disagreement | bool:
+    """What is known without running the program: True when it need not be checked (a
+    reference solution, a problem without the check, a program already in the pool), its
+    recorded gap when it was found to disagree before, False when it must be run."""
     if source == Source.REFERENCE or not differential.applies(problem):
-        return None
-    same = (TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
-    known = TestGap.get_or_none(same & (TestGap.program_hash == key))
+        return True
+    known = TestGap.get_or_none((TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
+                                & (TestGap.program_hash == key))
     if known is not None:
         return differential.Disagreement(known.input, known.reference_output, known.program_output)
-    if SolutionPoolEntry.select().where(
+    return SolutionPoolEntry.select().where(
         (SolutionPoolEntry.problem_id == problem.id) & (SolutionPoolEntry.tests_version == problem.tests_version)
         & (SolutionPoolEntry.normalized_hash == key)
-    ).exists():
-        return None  # checked when it joined
-    gap = differential.compare(problem, program, reference_tests(problem, rerun), rerun)
-    if gap is None:
-        return None
+    ).exists()  # checked when it joined
+
+
+def _record_gap(problem: Problem, key: str, source: str, program: str, gap: differential.Disagreement,
+                request_id: object) -> None:
     TestGap.insert(
         problem_id=problem.id, tests_version=problem.tests_version, program_hash=key, source=source,
         program=program, input=gap.call, reference_output=gap.reference, program_output=gap.program,
@@ -112,7 +110,6 @@ def vouch(problem: Problem, program: str, key: str, source: str, rerun: Callable
         request_id if request_id is not None else "-", problem.id, source, clip(gap.program, 120),
         clip(gap.call, 120), clip(gap.reference, 120),
     )
-    return gap
 
 
 @dataclass(frozen=True)
@@ -120,16 +117,21 @@ class Admission:
     """What became of one program offered to the pool: its row, or why it has none."""
 
     row: dict[str, object] | None
-    refused: str | None = None  # why it may not join (None with no row: a program seen already)
+    refused: str | None = None  # why it may not join (None with no row: the same program came earlier)
     key: str | None = None  # its dedup key, when it got that far
 
 
-def admit(problem: Problem, original: str, first_run: RunResult, source: str,
-          rerun: Callable[[Problem, str], RunResult], request_id: object = None,
-          seen: frozenset[str] = frozenset()) -> Admission:
-    """Whether one program (its text, its run, where it came from) may join the pool: it
-    passed every test, still does without its comments (`rerun` verifies it again) and
-    agrees with the reference solutions (`vouch`); `seen` are dedup keys already admitted."""
+@dataclass(frozen=True)
+class _Prepared:
+    program: str  # without comments
+    run: RunResult
+    source: str
+    key: str
+    tokens: list[str]
+
+
+def _prepare(problem: Problem, original: str, first_run: RunResult, source: str,
+             rerun: Callable[[Problem, str], RunResult]) -> _Prepared | Admission:
     if not original.strip():
         return Admission(None, "the program is empty")
     if not first_run.correct:
@@ -139,21 +141,71 @@ def admit(problem: Problem, original: str, first_run: RunResult, source: str,
         return Admission(None, "fails a test once its comments and docstrings are removed")
     program, run = kept
     key, tokens = canonical_form(program)
-    if key in seen:
-        return Admission(None, key=key)
-    try:
-        gap = vouch(problem, program, key, source, rerun, request_id)
-    except SandboxError as exc:  # the sandbox's own failure: not vouched for this time
-        log.warning("request %s: problem %s: the differential check could not run (%s); a %s program "
-                    "stays out of the pool", request_id if request_id is not None else "-", problem.id, exc, source)
-        return Admission(None, f"the differential check could not run: {exc}", key)
-    if gap is not None:
-        return Admission(None, f"disagrees with the reference solution: {gap.call} {gap.program}, "
-                               f"the reference returns {gap.reference}", key)
-    return Admission({
-        "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
-        "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
-    }, key=key)
+    return _Prepared(program, run, source, key, tokens)
+
+
+def _compare_all(problem: Problem, programs: list[str], rerun: Callable[[Problem, str], RunResult]
+                 ) -> list[differential.Disagreement | None | SandboxError]:
+    """Each program's differential check, side by side (a sandbox failure in its place)."""
+    if not programs:
+        return []
+    expected = reference_tests(problem, rerun)  # once, before the threads
+
+    def one(program: str) -> differential.Disagreement | None | SandboxError:
+        try:
+            return differential.compare(problem, program, expected, rerun)
+        except SandboxError as exc:
+            return exc
+
+    if len(programs) == 1:
+        return [one(programs[0])]
+    with ThreadPoolExecutor(max_workers=min(len(programs), 8), thread_name_prefix="differential") as pool:
+        return list(pool.map(one, programs))
+
+
+def admit(problem: Problem, offered: Iterable[tuple[str, RunResult, str]],
+          rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> list[Admission]:
+    """Whether each program (its text, its run, where it came from) may join the pool: it
+    passed every test, still does without its comments (`rerun` verifies it again), and
+    agrees with the reference solutions on generated inputs (the differential checks of
+    the batch run side by side; a disagreement is recorded as a `TestGap` and logged once
+    as a WARNING). A program whose normal form came earlier in the batch gets no row and
+    no reason. The database is only touched from this thread."""
+    out: list[Admission | _Prepared] = []
+    seen: set[str] = set()
+    to_check: dict[int, _Prepared] = {}  # position in `out` -> the program to run
+    for original, first_run, source in offered:
+        prepared = _prepare(problem, original, first_run, source, rerun)
+        if isinstance(prepared, _Prepared):
+            if prepared.key in seen:
+                prepared = Admission(None, key=prepared.key)
+            else:
+                seen.add(prepared.key)
+                decided = _decided(problem, prepared.key, prepared.source)
+                if decided is False:
+                    to_check[len(out)] = prepared
+                elif decided is not True:
+                    prepared = _refused(decided, prepared.key)
+        out.append(prepared)
+    checks = _compare_all(problem, [p.program for p in to_check.values()], rerun)
+    for (i, prepared), check in zip(to_check.items(), checks, strict=True):
+        if isinstance(check, SandboxError):  # the sandbox's own failure: not vouched for this time
+            log.warning("request %s: problem %s: the differential check could not run (%s); a %s program stays "
+                        "out of the pool", request_id if request_id is not None else "-", problem.id, check,
+                        prepared.source)
+            out[i] = Admission(None, f"the differential check could not run: {check}", prepared.key)
+        elif check is not None:
+            _record_gap(problem, prepared.key, prepared.source, prepared.program, check, request_id)
+            out[i] = _refused(check, prepared.key)
+    return [a if isinstance(a, Admission) else Admission({
+        "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": a.key,
+        "program": a.program, "tokens": a.tokens, "run_time": work_seconds(a.run), "source": a.source,
+    }, key=a.key) for a in out]
+
+
+def _refused(gap: differential.Disagreement, key: str) -> Admission:
+    return Admission(None, f"disagrees with the reference solution: {gap.call} {gap.program}, "
+                           f"the reference returns {gap.reference}", key)
 
 
 def recorded_gaps(problem: Problem) -> list[TestGap]:
@@ -179,14 +231,10 @@ def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
                 rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> int:
     """Keep the programs (program, its run, where it came from) that `admit` lets in; the
     number that were new (a program already known, up to names and layout, is not)."""
-    rows: dict[str, dict[str, object]] = {}
-    for original, first_run, source in runs:
-        if not first_run.correct:
-            continue
-        admission = admit(problem, original, first_run, source, rerun, request_id, frozenset(rows))
-        if admission.row is not None and admission.key is not None:
-            rows[admission.key] = admission.row
-    return store(problem, rows.values())
+    candidates = [r for r in runs if r[1].correct]
+    if not candidates:
+        return 0
+    return store(problem, [a.row for a in admit(problem, candidates, rerun, request_id) if a.row is not None])
 
 
 def _entry(row: SolutionPoolEntry) -> PoolEntry:

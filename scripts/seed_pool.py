@@ -54,17 +54,16 @@ def seed(executor: Executor, problem: Problem, files: list[Path], jobs: int) -> 
             texts[path] = read_program(path)
         except UsageError as exc:
             outcomes[path] = (path.name, "refused", str(exc))
-    runs = dict(zip(texts, run_all(executor, problem, list(texts.values()), jobs), strict=True))
+    runs = run_all(executor, problem, list(texts.values()), jobs)
+    offered = [(text, run, Source.STUDENT) for text, run in zip(texts.values(), runs, strict=True)]
     first_with: dict[str, str] = {}  # dedup key -> the file that brought it
-    for path, text in texts.items():
-        admission = pool_store.admit(problem, text, runs[path], Source.STUDENT, executor.run,
-                                     seen=frozenset(first_with))
+    for path, admission in zip(texts, pool_store.admit(problem, offered, executor.run), strict=True):
+        if admission.key is not None:
+            first_with.setdefault(admission.key, path.name)
         if admission.row is None:
             why = admission.refused or f"the same program as {first_with.get(admission.key or '', '?')}"
             outcomes[path] = (path.name, "refused", why)
             continue
-        if admission.key is not None:
-            first_with[admission.key] = path.name
         new = pool_store.store(problem, [admission.row])
         outcomes[path] = (path.name, "added", "") if new else (path.name, "known", "already in the pool")
     return [outcomes[p] for p in files]

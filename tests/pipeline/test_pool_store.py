@@ -292,3 +292,11 @@ def test_without_a_reference_solution_passing_the_tests_is_enough():
     no_reference = dataclasses.replace(WEAK_FACTORIAL, solutions=())
     assert verified_add(no_reference, WRONG_AT_ZERO)
     assert pool_store.recorded_gaps(no_reference) == []
+
+
+def test_of_a_batch_of_candidates_only_those_that_agree_join():
+    batch = [(p, run_program(WEAK_FACTORIAL, p), "llm") for p in (WRONG_AT_ZERO, WHILE_FACTORIAL, WRONG_FACTORIAL)]
+    assert pool_store.add_to_pool(WEAK_FACTORIAL, batch, run_program, 5) == 1
+    assert [r.program for r in pool_rows()] == [WHILE_FACTORIAL]
+    assert [(g.source, g.program_hash) for g in pool_store.recorded_gaps(WEAK_FACTORIAL)] == [
+        ("llm", dedup_key(WRONG_AT_ZERO))]
