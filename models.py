@@ -242,7 +242,27 @@ class SolutionPoolEntry(BaseModel):
         indexes = ((("problem_id", "tests_version", "normalized_hash"), True),)
 
 
+class TestGap(BaseModel):
+    """A program that passes every test of a problem but disagrees with its reference
+    solutions on a generated input (hint_core/differential.py): kept out of the pool, and
+    shown to instructors as a likely missing test (`python -m scripts.check_problems`)."""
+
+    problem_id = CharField(max_length=200)
+    tests_version = CharField(max_length=64)
+    program_hash = CharField(max_length=64)  # pool.dedup_key of the program
+    source = EnumField(Source, max_length=32)
+    program = TextField()  # without comments, as the pool would have held it
+    input = TextField()  # the call: factorial(0)
+    reference_output = TextField()  # repr of what the reference solutions return
+    program_output = TextField()  # what the program did: "returned 0", "raised ..."
+    first_seen = DateTimeField(default=utcnow)
+    __test__ = False  # not a pytest test class, despite its name
+
+    class Meta:
+        indexes = ((("problem_id", "tests_version", "program_hash"), True),)
+
+
 ALL_MODELS = [
     Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, StepClaim, SweepLease,
-    SolutionPoolEntry,
+    SolutionPoolEntry, TestGap,
 ]

@@ -142,13 +142,18 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     return broker
 
 
-def make_executor(settings: Settings) -> Executor:
-    """The local sandbox (its fork server starts on first use, in the process that runs), and
-    orchestration's problem handler for problems whose tests live there."""
-    local = ForkServerExecutor(SandboxConfig(
+def local_executor(settings: Settings) -> ForkServerExecutor:
+    """The local sandbox as the settings configure it (its fork server starts on first use,
+    in the process that runs)."""
+    return ForkServerExecutor(SandboxConfig(
         require=settings.sandbox_require, disable=settings.sandbox_disable, uid_base=settings.sandbox_uid_base,
         tmp_dir=str(settings.sandbox_tmp_dir) if settings.sandbox_tmp_dir else None,
     ))
+
+
+def make_executor(settings: Settings) -> Executor:
+    """The local sandbox, and orchestration's problem handler for problems whose tests live there."""
+    local = local_executor(settings)
     remote = None
     if settings.runs_remotely:
         remote = RemoteExecutor(RemoteExecutionConfig(

@@ -3,6 +3,11 @@
 The domain rules (normal form, dedup key, retrieval) live in `hint_core.pool`; this module
 only reads and writes `SolutionPoolEntry` rows.
 
+A program other than a reference solution joins only when it passes every test AND agrees
+with the reference solutions on generated inputs (`hint_core.differential`); one that
+disagrees stays out and is recorded as a `TestGap`, a likely missing test that
+`scripts.check_problems` shows instructors.
+
 Entries are tied to the tests version they passed. Entries of an older version are never
 offered as correct: they go back into the pipeline as ordinary candidates, which runs
 them against the current tests, and they leave the pool as they are offered. A program
@@ -11,14 +16,17 @@ that still passes comes back under the current version; one that fails is gone.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 from peewee import fn
 
+from hint_core import differential
 from hint_core.enums import Source
 from hint_core.pool import (
     PoolEntry,
@@ -30,9 +38,10 @@ from hint_core.pool import (
     strip_comments,
     work_seconds,
 )
-from hint_core.problems import Problem
-from hint_core.sandbox import RunResult
-from models import SolutionPoolEntry
+from hint_core.problems import Problem, TestCase
+from hint_core.sandbox import RunResult, SandboxError
+from hint_core.sandbox.results import clip
+from models import SolutionPoolEntry, TestGap
 
 log = logging.getLogger("hint.pool")
 
@@ -53,29 +62,179 @@ def _private(problem: Problem, program: str, run: RunResult, source: str,
     return stripped, again
 
 
-def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
-                rerun: Callable[[Problem, str], RunResult]) -> int:
-    """Keep the programs (program, its run, where it came from) that passed every test,
-    stripped of comments (`rerun` verifies a stripped program again); the number that
-    were new (a program already known, up to names and layout, is not)."""
-    rows = {}
-    for original, first_run, source in runs:
-        if not (first_run.correct and original.strip()):
-            continue
-        kept = _private(problem, original, first_run, source, rerun)
-        if kept is not None:
-            program, run = kept
-            key, tokens = canonical_form(program)
-            rows.setdefault(key, {
-                "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": key,
-                "program": program, "tokens": tokens, "run_time": work_seconds(run), "source": source,
-            })
+# The reference solutions' answers on the generated inputs, per problem, tests version and
+# references: computed once per process (a few sandboxed runs), then every check is one run.
+_REFERENCE_TESTS: dict[tuple[str, str, str], tuple[TestCase, ...]] = {}
+_REFERENCE_LOCK = threading.Lock()
+
+
+def reference_tests(problem: Problem, rerun: Callable[[Problem, str], RunResult]) -> tuple[TestCase, ...]:
+    """The generated inputs with the reference solutions' answers (`differential.reference_tests`), cached."""
+    key = (problem.id, problem.tests_version, hashlib.sha256("\0".join(problem.solutions).encode()).hexdigest())
+    with _REFERENCE_LOCK:
+        cached = _REFERENCE_TESTS.get(key)
+    if cached is None:
+        cached = differential.reference_tests(problem, rerun)  # outside the lock: it runs programs
+        with _REFERENCE_LOCK:
+            if len(_REFERENCE_TESTS) >= 512:
+                _REFERENCE_TESTS.clear()
+            _REFERENCE_TESTS[key] = cached
+    return cached
+
+
+def _decided(problem: Problem, key: str, source: str) -> differential.Disagreement | bool:
+    """What is known without running the program: True when it need not be checked (a
+    reference solution, a problem without the check, a program already in the pool), its
+    recorded gap when it was found to disagree before, False when it must be run."""
+    if source == Source.REFERENCE or not differential.applies(problem):
+        return True
+    known = TestGap.get_or_none((TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
+                                & (TestGap.program_hash == key))
+    if known is not None:
+        return differential.Disagreement(known.input, known.reference_output, known.program_output)
+    return SolutionPoolEntry.select().where(
+        (SolutionPoolEntry.problem_id == problem.id) & (SolutionPoolEntry.tests_version == problem.tests_version)
+        & (SolutionPoolEntry.normalized_hash == key)
+    ).exists()  # checked when it joined
+
+
+def _record_gap(problem: Problem, key: str, source: str, program: str, gap: differential.Disagreement,
+                request_id: object) -> None:
+    TestGap.insert(
+        problem_id=problem.id, tests_version=problem.tests_version, program_hash=key, source=source,
+        program=program, input=gap.call, reference_output=gap.reference, program_output=gap.program,
+    ).on_conflict_ignore().execute()
+    log.warning(
+        "request %s: problem %s: a %s program passes every test but %s for %s where the reference solution "
+        "returns %s; kept out of the pool (a likely missing test)",
+        request_id if request_id is not None else "-", problem.id, source, clip(gap.program, 120),
+        clip(gap.call, 120), clip(gap.reference, 120),
+    )
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What became of one program offered to the pool: its row, or why it has none."""
+
+    row: dict[str, object] | None
+    refused: str | None = None  # why it may not join (None with no row: the same program came earlier)
+    key: str | None = None  # its dedup key, when it got that far
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    program: str  # without comments
+    run: RunResult
+    source: str
+    key: str
+    tokens: list[str]
+
+
+def _prepare(problem: Problem, original: str, first_run: RunResult, source: str,
+             rerun: Callable[[Problem, str], RunResult]) -> _Prepared | Admission:
+    if not original.strip():
+        return Admission(None, "the program is empty")
+    if not first_run.correct:
+        return Admission(None, f"fails a test: {first_run.first_failure_text() or first_run.status}")
+    kept = _private(problem, original, first_run, source, rerun)
+    if kept is None:
+        return Admission(None, "fails a test once its comments and docstrings are removed")
+    program, run = kept
+    key, tokens = canonical_form(program)
+    return _Prepared(program, run, source, key, tokens)
+
+
+def _compare_all(problem: Problem, programs: list[str], rerun: Callable[[Problem, str], RunResult]
+                 ) -> list[differential.Disagreement | None | SandboxError]:
+    """Each program's differential check, side by side (a sandbox failure in its place)."""
+    if not programs:
+        return []
+    expected = reference_tests(problem, rerun)  # once, before the threads
+
+    def one(program: str) -> differential.Disagreement | None | SandboxError:
+        try:
+            return differential.compare(problem, program, expected, rerun)
+        except SandboxError as exc:
+            return exc
+
+    if len(programs) == 1:
+        return [one(programs[0])]
+    with ThreadPoolExecutor(max_workers=min(len(programs), 8), thread_name_prefix="differential") as pool:
+        return list(pool.map(one, programs))
+
+
+def admit(problem: Problem, offered: Iterable[tuple[str, RunResult, str]],
+          rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> list[Admission]:
+    """Whether each program (its text, its run, where it came from) may join the pool: it
+    passed every test, still does without its comments (`rerun` verifies it again), and
+    agrees with the reference solutions on generated inputs (the differential checks of
+    the batch run side by side; a disagreement is recorded as a `TestGap` and logged once
+    as a WARNING). A program whose normal form came earlier in the batch gets no row and
+    no reason. The database is only touched from this thread."""
+    out: list[Admission | _Prepared] = []
+    seen: set[str] = set()
+    to_check: dict[int, _Prepared] = {}  # position in `out` -> the program to run
+    for original, first_run, source in offered:
+        prepared = _prepare(problem, original, first_run, source, rerun)
+        if isinstance(prepared, _Prepared):
+            if prepared.key in seen:
+                prepared = Admission(None, key=prepared.key)
+            else:
+                seen.add(prepared.key)
+                decided = _decided(problem, prepared.key, prepared.source)
+                if decided is False:
+                    to_check[len(out)] = prepared
+                elif decided is not True:
+                    prepared = _refused(decided, prepared.key)
+        out.append(prepared)
+    checks = _compare_all(problem, [p.program for p in to_check.values()], rerun)
+    for (i, prepared), check in zip(to_check.items(), checks, strict=True):
+        if isinstance(check, SandboxError):  # the sandbox's own failure: not vouched for this time
+            log.warning("request %s: problem %s: the differential check could not run (%s); a %s program stays "
+                        "out of the pool", request_id if request_id is not None else "-", problem.id, check,
+                        prepared.source)
+            out[i] = Admission(None, f"the differential check could not run: {check}", prepared.key)
+        elif check is not None:
+            _record_gap(problem, prepared.key, prepared.source, prepared.program, check, request_id)
+            out[i] = _refused(check, prepared.key)
+    return [a if isinstance(a, Admission) else Admission({
+        "problem_id": problem.id, "tests_version": problem.tests_version, "normalized_hash": a.key,
+        "program": a.program, "tokens": a.tokens, "run_time": work_seconds(a.run), "source": a.source,
+    }, key=a.key) for a in out]
+
+
+def _refused(gap: differential.Disagreement, key: str) -> Admission:
+    return Admission(None, f"disagrees with the reference solution: {gap.call} {gap.program}, "
+                           f"the reference returns {gap.reference}", key)
+
+
+def recorded_gaps(problem: Problem) -> list[TestGap]:
+    """The gaps found in the problem's current tests (older tests may have been fixed), oldest first."""
+    return list(TestGap.select().where(
+        (TestGap.problem_id == problem.id) & (TestGap.tests_version == problem.tests_version)
+    ).order_by(TestGap.first_seen, TestGap.id))
+
+
+def store(problem: Problem, rows: Iterable[dict[str, object]]) -> int:
+    """Insert admitted rows; the number that were new (a program already known, up to
+    names and layout, is not)."""
+    rows = list(rows)
     if not rows:
         return 0
     # One statement; a program stored a moment ago by another worker is skipped, not an error.
-    added = SolutionPoolEntry.insert_many(list(rows.values())).on_conflict_ignore().as_rowcount().execute()
+    added = SolutionPoolEntry.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
     log.debug("problem %s: %d new pool entries", problem.id, added)
     return added
+
+
+def add_to_pool(problem: Problem, runs: Iterable[tuple[str, RunResult, str]],
+                rerun: Callable[[Problem, str], RunResult], request_id: object = None) -> int:
+    """Keep the programs (program, its run, where it came from) that `admit` lets in; the
+    number that were new (a program already known, up to names and layout, is not)."""
+    candidates = [r for r in runs if r[1].correct]
+    if not candidates:
+        return 0
+    return store(problem, [a.row for a in admit(problem, candidates, rerun, request_id) if a.row is not None])
 
 
 def _entry(row: SolutionPoolEntry) -> PoolEntry:

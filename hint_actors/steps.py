@@ -77,7 +77,8 @@ def run_student_program(rt: Runtime, state: RequestState) -> None:
         _touch(
             state.pk, student_run=result.to_dict(), student_correct=result.correct, student_run_at=utcnow()
         ).where(Request.student_run_at.is_null()).execute()  # a concurrent delivery's run stays
-        pool_store.add_to_pool(problem, [(request.student_program, result, Source.STUDENT)], rt.executor.run)
+        pool_store.add_to_pool(problem, [(request.student_program, result, Source.STUDENT)], rt.executor.run,
+                               state.request_id)
     correct = Request.select(Request.student_correct).where(Request.id == state.pk).scalar()
     if correct and state.hint_type.repairs:
         finish(state.pk, ALREADY_CORRECT, explanation="The program passes every test.", engine=Engine.TESTS)
@@ -194,7 +195,8 @@ def run_enhanced_program(rt: Runtime, state: RequestState) -> None:
     for candidate, failure in zip(pending, outcomes, strict=True):
         if isinstance(failure, RemoteExecutionFailed):
             _could_not_run(EnhancedProgram.id == candidate.id, failure.cause)
-    joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done], rt.executor.run)
+    joined = pool_store.add_to_pool(problem, [(c.program, r, c.source) for c, r in done], rt.executor.run,
+                                    state.request_id)
     log.info(
         "request %s: candidates %s; %d joined the pool", state.request_id,
         ", ".join(f"{c.index} ({c.source}) {r.status} in {r.run_time:.3f}s" for c, r in done) or "none run", joined,

@@ -14,6 +14,12 @@ its own normal form), then times, for a set of buggy student programs:
 - baseline B: a naive pure-Python Levenshtein over the same pre-tokenized entries.
 
 Each baseline must find the same distance as the index. Prints medians and ratios.
+
+Then what a correct program pays to join the pool (`pool_store.add_to_pool`, issue 14):
+without the differential check (a problem without reference solutions: today's rule),
+with it once the reference solutions' answers are cached (one more sandboxed run), the
+first time in a process (the references run too), and for a program already vouched for;
+next to what the program's own run against the tests takes.
 """
 
 from __future__ import annotations
@@ -132,6 +138,48 @@ def request_costs(problem: Problem, programs: list[str], query: str, repeat: int
     return first, later, statistics.median(times) * 1000
 
 
+def join_costs(problem: Problem, repeat: int) -> dict[str, float]:
+    """Median ms of add_to_pool for distinct correct programs (each run against the tests
+    first, untimed), in the cases the docstring lists; and the run itself."""
+    import dataclasses
+
+    from hint_actors import pool_store
+    from hint_core.sandbox import ForkServerExecutor, SandboxConfig
+
+    executor = ForkServerExecutor(SandboxConfig())
+    base = problem.solutions[0].rstrip("\n").splitlines()
+    at = next(i for i, line in enumerate(base) if line.startswith("    "))
+    counter = iter(range(1, 10**6))
+
+    def fresh() -> str:  # a correct program with a normal form of its own
+        n = next(counter)
+        return "\n".join(base[:at] + ["    _pad = 0"] * n + base[at:]) + "\n"
+
+    def timed(target: Problem, before: Callable[[], None] = lambda: None, program: str | None = None) -> float:
+        times = []
+        for _ in range(repeat):
+            text = program or fresh()
+            run = executor.run(target, text)
+            assert run.correct, run.first_failure_text()
+            before()
+            started = time.perf_counter()
+            pool_store.add_to_pool(target, [(text, run, Source.STUDENT)], executor.run)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    executor.run(problem, problem.solutions[0])  # the sandbox server is up
+    own = median_ms(lambda: executor.run(problem, fresh()), repeat)
+    plain = timed(dataclasses.replace(problem, solutions=()))
+    first = timed(problem, before=pool_store._REFERENCE_TESTS.clear)
+    cached = timed(problem)
+    known = fresh()
+    pool_store.add_to_pool(problem, [(known, executor.run(problem, known), Source.STUDENT)], executor.run)
+    again = timed(problem, program=known)
+    executor.close()
+    return {"own": own, "plain": plain, "first": first, "cached": cached, "known": again,
+            "inputs": len(pool_store.reference_tests(problem, executor.run))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", default="word_frequencies")
@@ -185,6 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     scan = show("baseline A: tokenize every entry + rapidfuzz scan", scan_ms)
     naive = show("baseline B: pure-Python Levenshtein, pre-tokenized", naive_ms)
     print(f"speed-up of the index: {scan / fast:,.0f}x over baseline A, {naive / fast:,.0f}x over baseline B")
+
+    joins = join_costs(problem, args.repeat)
+    print(f"median time for a correct program to join the pool ({joins['inputs']:.0f} generated inputs):")
+    show("the program's own run against the tests (for scale)", [joins["own"]])
+    show("join without the differential check (no reference)", [joins["plain"]])
+    show("join with it, reference answers cached: one more run", [joins["cached"]])
+    show("join with it, first in this process: the references run", [joins["first"]])
+    show("join of a program already vouched for", [joins["known"]])
+    print(f"added by the differential check: {joins['cached'] - joins['plain']:.1f} ms per new correct program "
+          f"({(joins['cached'] - joins['plain']) / joins['own']:.1f}x the program's own run)")
     return 0
 
 

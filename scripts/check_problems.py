@@ -5,8 +5,9 @@ be sent to the sandbox, every reference solution passes and the template fails.
 
 Prints one line per problem and, for each problem at fault, one line per error naming the
 problem and the field; warnings (a problem without reference solutions) follow as
-`warn` lines and do not fail the check. Exit status 0 when every problem is sound, 1
-otherwise, 2 on a usage error. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR,
+`warn` lines and do not fail the check. Then the test gaps recorded in the database of
+the settings (`gap` lines, see below), which do not fail the check either. Exit status 0
+when every problem is sound, 1 otherwise, 2 on a usage error. The bank is hint_core/problem_bank, or PROBLEM_BANK_DIR,
 or --bank (the settings are read through settings.py, as the service reads them).
 
 With `BACKEND_ORCHESTRATION_GET_PROBLEMS_URL` set, every problem is also compared with
@@ -15,6 +16,12 @@ tests fails the check (the prompts and the course would describe another functio
 the one judged); a problem orchestration does not know, or cannot be asked about, is a
 warning. A PROBLEM_ID named on the command line that the bank lacks is looked up at
 orchestration: known there, it is listed as judged by orchestration's problem handler.
+
+A test gap is a program (a student's or the LLM's) that passed every test of a problem
+but disagreed with its reference solutions on a generated input, so it was kept out of
+the solution pool (hint_core/differential.py): the tests likely miss that input. Gaps
+are shown for the problems' current tests only; a new test that covers them (a new tests
+version) retires them.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from peewee import DatabaseError
+
+from database import is_sqlite
+from hint_actors.pool_store import recorded_gaps
 from hint_core.problems import Problem, ProblemError, load_problem_dir, problem_folders
 from hint_core.remote import (
     OrchestrationProblems,
@@ -32,9 +43,38 @@ from hint_core.remote import (
     ProblemNotAtOrchestration,
     template_mismatch,
 )
-from hint_core.sandbox import ForkServerExecutor, SandboxConfig, SandboxError
+from hint_core.sandbox import SandboxError
 from hint_core.sandbox.checks import check_problem, problem_warnings
-from settings import ConfigError, load_settings
+from hint_core.sandbox.results import clip
+from models import TestGap
+from runtime import bind_database, local_executor
+from settings import ConfigError, Settings, load_settings
+
+
+def gap_lines(problems: list[Problem], settings: Settings) -> list[str]:
+    """One `gap` line per test gap recorded for the problems' current tests, in the
+    settings' database (none when it does not exist yet); a `note` when it cannot be read."""
+    url = settings.database_url
+    if is_sqlite(url) and not Path(url.split("///", 1)[1]).is_file():
+        return []
+    try:
+        database = bind_database(settings)
+        try:
+            if not TestGap.table_exists():
+                return [f"note {settings.database_label} has no test_gap table: run python -m scripts.migrate"]
+            lines = []
+            for problem in problems:
+                for gap in recorded_gaps(problem):
+                    lines.append(
+                        f"gap  {problem.id}: {clip(gap.input, 200)}: the reference returns "
+                        f"{clip(gap.reference_output, 200)}, a passing {gap.source} program "
+                        f"{clip(gap.program_output, 200)} (program {gap.program_hash[:12]}, first seen "
+                        f"{gap.first_seen:%Y-%m-%d %H:%M} UTC): a test for this input is likely missing")
+            return lines
+        finally:
+            database.close()
+    except DatabaseError as exc:
+        return [f"note cannot read the test gaps from {settings.database_label}: {type(exc).__name__}"]
 
 
 def compare_with_orchestration(problem: Problem, orchestration: OrchestrationProblems) -> tuple[list[str], list[str]]:
@@ -93,13 +133,15 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
             print(f"error: unknown problem(s): {', '.join(unknown)}", file=sys.stderr)
             return 2
         folders = [f for f in folders if f.name in args.problem_ids]
-    executor = ForkServerExecutor(SandboxConfig())
+    executor = local_executor(settings)  # the sandbox as the service configures it
     failed = 0
+    loaded: list[Problem] = []
     for folder in folders:
         started = time.monotonic()
         warnings: list[str] = []
         try:
             problem = load_problem_dir(folder)
+            loaded.append(problem)
             errors = check_problem(problem, executor, folder)
             warnings = problem_warnings(problem)
             if orchestration is not None:
@@ -123,7 +165,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
             print(f"ok   {folder.name}: {tests}, {solutions}, template fails ({took:.0f} ms)")
         for warning in warnings:
             print(f"warn {warning}")
-    for line in remote_lines:
+    for line in [*remote_lines, *gap_lines(loaded, settings)]:
         print(line)
     print(f"{len(folders) - failed} of {len(folders)} problems sound")
     return 1 if failed else 0

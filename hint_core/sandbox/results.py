@@ -37,6 +37,7 @@ class Status(StrEnum):
 
 # Run statuses whose `error` is the first thing to tell the student, before any test.
 PROGRAM_LEVEL = frozenset({Status.FORBIDDEN, Status.TOO_COMPLEX})
+NO_VALUE = object()  # RunResult.returned of a test that gave no value
 MAX_REPR = 300  # characters of a value shown in a result (and so in a prompt)
 
 
@@ -93,6 +94,10 @@ class RunResult:
     run_time: float = 0.0  # seconds of wall time for the whole run
     cpu_time: float = 0.0  # seconds of CPU time the run used, measured by the kernel
     executor: str = "local"  # "remote": judged by orchestration, with no per-test detail
+    # What each test's call returned, decoded (NO_VALUE where it raised or gave no answer),
+    # before any transform; parent side only, never stored: the differential check
+    # (hint_core/differential.py) reads a reference solution's outputs from it.
+    returned: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def first_failure(self) -> TestResult | None:

@@ -16,7 +16,7 @@ from hint_core.problems import Problem
 from hint_core.sandbox import wire
 from hint_core.sandbox.channel import Collected
 from hint_core.sandbox.config import SandboxError
-from hint_core.sandbox.results import RunResult, Status, TestResult, error_text, judge
+from hint_core.sandbox.results import NO_VALUE, RunResult, Status, TestResult, error_text, judge
 from hint_core.sandbox.static import TOO_DEEP
 
 _MALFORMED: dict[str, Any] = {"malformed": True}
@@ -157,12 +157,15 @@ def build_result(problem: Problem, got: Collected, run_time: float) -> RunResult
             and program_error["type"] in ("RecursionError", "MemoryError"):
         return not_run(problem, Status.TOO_COMPLEX, TOO_DEEP)  # Python's compiler gave up on its depth
     tests: list[TestResult] = []
+    returned: list[Any] = []
     for i, test in enumerate(problem.tests):
         answers = records.per_test.get(i, [])
         if len(answers) == 1 and answers[0] is not _MALFORMED:
             tests.append(judge(test, problem, answers[0]))
+            returned.append(answers[0].get("value", NO_VALUE))
         else:
             tests.append(_unanswered(problem, i, answers, program_error, got))
+            returned.append(NO_VALUE)
     correct = bool(tests) and all(t.passed for t in tests)
     if correct:
         status = Status.PASSED
@@ -173,7 +176,7 @@ def build_result(problem: Problem, got: Collected, run_time: float) -> RunResult
     result = RunResult(
         correct=correct, status=status, tests=tests, output=output,
         error=error_text(program_error) if program_error else None,
-        run_time=run_time, cpu_time=float(got.exit.get("cpu", 0.0)),
+        run_time=run_time, cpu_time=float(got.exit.get("cpu", 0.0)), returned=tuple(returned),
     )
     return forbidden(result, tuple(static["forbidden"])) if static.get("forbidden") else result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 
@@ -246,3 +247,56 @@ def test_adding_a_batch_keeps_one_entry_per_normal_form_and_counts_the_new_ones(
     assert pool_store.add_to_pool(FACTORIAL, batch, run_program) == 1
     assert sorted(r.program for r in pool_rows()) == sorted([WHILE_FACTORIAL, FACTORIAL.solutions[0]])
     assert pool_store.add_to_pool(FACTORIAL, batch, run_program) == 0
+
+
+# --- trust: agreeing with the reference solutions beyond the tests (issue 14) ----------------
+
+# Tests only for n >= 1: a program wrong at n = 0 passes them all.
+WEAK_FACTORIAL = dataclasses.replace(FACTORIAL, tests=tuple(t for t in FACTORIAL.tests if t.args[0] >= 1))
+WRONG_AT_ZERO = "def factorial(n):\n    result = n\n    for i in range(2, n):\n        result *= i\n    return result\n"
+
+
+def test_a_program_that_passes_weak_tests_but_disagrees_with_the_reference_stays_out(caplog):
+    assert run_program(WEAK_FACTORIAL, WRONG_AT_ZERO).correct
+    caplog.set_level(logging.WARNING, logger="hint.pool")
+    run = run_program(WEAK_FACTORIAL, WRONG_AT_ZERO)
+    assert pool_store.add_to_pool(WEAK_FACTORIAL, [(WRONG_AT_ZERO, run, "student")], run_program, 77) == 0
+    assert pool_rows() == []
+    [gap] = pool_store.recorded_gaps(WEAK_FACTORIAL)
+    assert (gap.input, gap.reference_output, gap.program_output) == ("factorial(0)", "1", "returned 0")
+    assert (gap.problem_id, gap.tests_version, gap.program_hash, gap.source) == (
+        "factorial", WEAK_FACTORIAL.tests_version, dedup_key(WRONG_AT_ZERO), "student")
+    [line] = [r for r in caplog.records if r.name == "hint.pool"]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage().startswith("request 77: problem factorial: a student program passes every test")
+    # Offered again (another request, the LLM): refused from the gap, without running it again.
+    counting = CountingExecutor(SANDBOX)
+    assert pool_store.add_to_pool(WEAK_FACTORIAL, [(WRONG_AT_ZERO, run, "llm")], counting.run) == 0
+    assert counting.ran == [] and len(pool_store.recorded_gaps(WEAK_FACTORIAL)) == 1
+    # The full tests catch it anyway; the gap belongs to the weak tests' version only.
+    assert pool_store.recorded_gaps(FACTORIAL) == []
+
+
+def test_a_program_that_agrees_with_the_reference_joins_and_is_not_checked_twice():
+    assert verified_add(WEAK_FACTORIAL, WHILE_FACTORIAL)
+    assert [r.program for r in pool_rows()] == [WHILE_FACTORIAL]
+    assert pool_store.recorded_gaps(WEAK_FACTORIAL) == []
+    counting = CountingExecutor(SANDBOX)
+    renamed = WHILE_FACTORIAL.replace("result", "product")
+    assert pool_store.add_to_pool(WEAK_FACTORIAL, [(renamed, run_program(WEAK_FACTORIAL, renamed), "llm")],
+                                  counting.run) == 0
+    assert counting.ran == []  # the same program up to names: already vouched for
+
+
+def test_without_a_reference_solution_passing_the_tests_is_enough():
+    no_reference = dataclasses.replace(WEAK_FACTORIAL, solutions=())
+    assert verified_add(no_reference, WRONG_AT_ZERO)
+    assert pool_store.recorded_gaps(no_reference) == []
+
+
+def test_of_a_batch_of_candidates_only_those_that_agree_join():
+    batch = [(p, run_program(WEAK_FACTORIAL, p), "llm") for p in (WRONG_AT_ZERO, WHILE_FACTORIAL, WRONG_FACTORIAL)]
+    assert pool_store.add_to_pool(WEAK_FACTORIAL, batch, run_program, 5) == 1
+    assert [r.program for r in pool_rows()] == [WHILE_FACTORIAL]
+    assert [(g.source, g.program_hash) for g in pool_store.recorded_gaps(WEAK_FACTORIAL)] == [
+        ("llm", dedup_key(WRONG_AT_ZERO))]
