@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, current_app, request
-from peewee import JOIN, fn
+from peewee import fn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
