@@ -114,9 +114,11 @@ def handler_for(metrics_dir: Path, database_url: str) -> type[BaseHTTPRequestHan
 
 def serve() -> None:
     """The fork's entry point: serve the port until Dramatiq stops the fork."""
+    from logs import configure_logging
     from settings import load_settings
 
     settings = load_settings()
+    configure_logging(settings)  # LOG_FORMAT and LOG_LEVEL, as every process of the service
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)  # before prometheus_client is imported
     settings.metrics_dir.mkdir(parents=True, exist_ok=True)
     try:

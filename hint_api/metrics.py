@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, current_app, request
 from peewee import fn
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -202,21 +202,46 @@ class Stored(Collector):
         yield students
 
 
+class Calls(Collector):
+    """`hint_requests_total`: this process's add_request calls by outcome.
+
+    Counted here rather than with prometheus_client's `Counter`: that one keeps its value
+    in files when PROMETHEUS_MULTIPROC_DIR is set (the workers' setting, often in the same
+    environment), which the web process has no use for.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def count(self, outcome: str) -> None:
+        with self._lock:
+            self._counts[outcome] = self._counts.get(outcome, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "hint_requests", "add_request calls, by how they were answered (accepted, repeated, backlog_full, invalid, "
+            "unknown_problem, conflict, too_large, unauthorized, unavailable, error).", labels=["outcome"])
+        with self._lock:
+            for outcome, count in sorted(self._counts.items()):
+                family.add_metric([outcome], count)
+        yield family
+
+
 def init_metrics(app: Flask) -> None:
     """The app's registry (never the process-global one: two apps in one process, as in the
     tests, each count their own calls) and the call counter."""
     registry = CollectorRegistry(auto_describe=False)
-    requests = Counter("hint_requests", "add_request calls, by how they were answered (accepted, repeated, "
-                       "backlog_full, invalid, unknown_problem, conflict, too_large, unauthorized, unavailable, error).",
-                       ["outcome"], registry=registry)
+    calls = Calls()
+    registry.register(calls)
     registry.register(Stored(app))
-    app.extensions[EXTENSION] = (registry, requests)
+    app.extensions[EXTENSION] = registry
     app.register_blueprint(bp)
 
     @app.after_request
     def count_request(response: Response) -> Response:
         if request.endpoint == "ai_hint.add_request":
-            requests.labels(outcome_of(response)).inc()
+            calls.count(outcome_of(response))
         return response
 
 
@@ -229,5 +254,5 @@ def outcome_of(response: Response) -> str:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    registry, _ = current_app.extensions[EXTENSION]
+    registry = current_app.extensions[EXTENSION]
     return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)
