@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
@@ -47,7 +48,7 @@ DEFAULT_PRIORITIES: Mapping[Step, int] = {
 OUR_PREFIXES = (
     "DATABASE_", "DB_", "HINT_", "RABBITMQ_", "QUEUE_", "TASK_", "OPENAI_", "AZURE_OPENAI_", "AI_CONFIG",
     "SANDBOX_", "BACKEND_ORCHESTRATION_", "PROBLEM_", "REFLECTION_", "REQUEST_", "SWEEP_", "STALL_", "LEASE_",
-    "LOG_", "WORKER_", "REMOTE_", "EXECUTION", "CALLBACK_", "MAX_PENDING",
+    "LOG_", "WORKER_", "PROMETHEUS_", "REMOTE_", "EXECUTION", "CALLBACK_", "MAX_PENDING",
 ) + tuple(f"{step.upper()}_" for step in Step)
 
 # What the original hint backend reads and this service does not, and why: reported once at
@@ -245,6 +246,10 @@ class Settings:
     queue_max_priority: int
     priorities: Mapping[Step, int]
     worker_threads: int  # of the embedded worker
+    # Metrics and probes of the worker (docs/operations.md "Metrics", "Probes").
+    worker_metrics_port: int  # each worker host's /metrics, /healthz, /readyz; 0: none
+    worker_metrics_host: str
+    metrics_dir: Path  # prometheus_client's multiprocess files of the worker processes
     # The LLM.
     openai_api_key: str | None = field(repr=False)
     openai_base_url: str | None
@@ -345,6 +350,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queue_max_priority=max_priority,
         priorities=priorities,
         worker_threads=r.int("WORKER_THREADS", 8, 1, 1024),
+        worker_metrics_port=r.int("WORKER_METRICS_PORT", 9191, 0, 65535),
+        worker_metrics_host=r.text("WORKER_METRICS_HOST", "0.0.0.0"),
+        metrics_dir=Path(r.text("PROMETHEUS_MULTIPROC_DIR") or Path(tempfile.gettempdir()) / "hint-prometheus"),
         openai_api_key=r.text("OPENAI_API_KEY"),
         openai_base_url=r.url("OPENAI_BASE_URL"),
         azure_openai_endpoint=r.url("AZURE_OPENAI_ENDPOINT"),

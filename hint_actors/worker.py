@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -59,6 +60,8 @@ def setup(runtime: Runtime | None = None) -> dramatiq.Broker:
         Heartbeat(leases),
         Sweeper(lambda: sweep.sweep_once(runtime, holder), runtime.settings.sweep_interval_seconds),
     ]
+    if not isinstance(broker, StubBroker) and runtime.settings.worker_metrics_port:
+        middleware.append(worker_metrics(runtime.settings.metrics_dir))
     for each in middleware:
         broker.add_middleware(each)
     actors.declare(runtime, leases)
@@ -67,6 +70,23 @@ def setup(runtime: Runtime | None = None) -> dramatiq.Broker:
     broker.hint_runtime = runtime  # type: ignore[attr-defined]  # set up once per runtime
     dramatiq.set_broker(broker)
     return broker
+
+
+def worker_metrics(metrics_dir: Path) -> dramatiq.Middleware:
+    """Dramatiq's Prometheus middleware (with the steps' outcomes and the probes' beat) on
+    `metrics_dir`. Only real worker processes get it: the embedded worker shares the web
+    process, whose /metrics already reads every figure from the database."""
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Both read when their modules are first imported, which must come after this line.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["dramatiq_prom_db"] = str(metrics_dir)
+    from dramatiq.middleware import prometheus
+
+    from hint_actors.middleware.metrics import WorkerMetrics
+
+    if Path(prometheus.DB_PATH) != metrics_dir:  # imported earlier in this process: its files would go elsewhere
+        raise RuntimeError(f"dramatiq.middleware.prometheus was imported before PROMETHEUS_MULTIPROC_DIR={metrics_dir} "
+                           "was set")
+    return WorkerMetrics(metrics_dir)
 
 
 def preflight(runtime: Runtime) -> None:

@@ -79,10 +79,12 @@ def create_app(runtime: Runtime | Settings | None = None) -> Flask:
     app.extensions[BACKLOG] = Backlog(settings.max_pending_requests)
 
     from hint_api import health, routes, spec
+    from hint_api.metrics import init_metrics
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(spec.bp)
+    init_metrics(app)  # GET /metrics, and the count of add_request calls by outcome
     init_console(app, settings)  # /console/: instructors' pages, behind HINT_CONSOLE_TOKENS
 
     @app.before_request

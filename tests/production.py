@@ -313,6 +313,8 @@ def stack_environment(database_url: str, log_dir: Path, **extra: str) -> dict[st
         "RABBITMQ_URL": RABBITMQ_URL,
         "TASK_QUEUE": queue,
         "PORT": str(free_port()),
+        "WORKER_METRICS_PORT": str(free_port()),  # the worker host's probe and metrics
+        "PROMETHEUS_MULTIPROC_DIR": str(log_dir / "worker-metrics"),
         "HINT_TEST_LOG_DIR": str(log_dir),
         "HINT_API_TOKEN": f"stack-token-{uuid.uuid4().hex}",
         "LOG_LEVEL": "INFO",

@@ -9,6 +9,8 @@ from peewee import OperationalError
 from hint_api import create_app
 from models import Reflection, Request
 from runtime import build
+from settings import load_settings
+from tests.conftest import TEST_ENV
 from tests.helpers import api_client, queued
 
 PROGRAM = "def factorial(n):\n    return 0\n"
@@ -273,3 +275,12 @@ def test_token_guards_everything_but_the_probes(make_settings, services, executo
     assert secured.get("/openapi.json").status_code == 401
     assert secured.get("/readyz").status_code == 200
     assert secured.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_readyz_is_503_while_migrations_are_pending(tmp_path, services, executor):
+    # A database that was never migrated: every API call would fail, so not ready.
+    settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", **TEST_ENV})
+    probe = create_app(build(settings, services=services, executor=executor)).test_client()
+    ready = probe.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"]
+    assert ready.get_json()["migrations"].startswith("pending migrations: 0001_initial")

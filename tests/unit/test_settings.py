@@ -42,6 +42,8 @@ def test_rabbitmq_host_and_priorities():
     ({"QUEUE_MAX_PRIORITY": "many"}, "QUEUE_MAX_PRIORITY"),
     ({"QUEUE_MAX_PRIORITY": "3", "RETURN_HINT_PRIORITY": "4"}, "RETURN_HINT_PRIORITY"),
     ({"PORT": "0"}, "PORT"),
+    ({"WORKER_METRICS_PORT": "70000"}, "WORKER_METRICS_PORT"),
+    ({"WORKER_METRICS_PORT": "ninety"}, "WORKER_METRICS_PORT"),
     ({"REFLECTION_WAIT_SECONDS": "soon"}, "REFLECTION_WAIT_SECONDS"),
 ])
 def test_bad_values_name_the_variable(env, name):
