@@ -9,6 +9,8 @@ import pytest
 
 from hint_actors import sweep
 from hint_api import create_app
+from hint_api.console import queries
+from hint_api.console.filters import Filters
 from maintenance import MaintenanceError, prune, rerun
 from models import (
     DailyFigure,
@@ -140,6 +142,8 @@ def test_prune_deletes_old_finished_requests_and_keeps_their_figures(client, run
     pool = SolutionPoolEntry.select().count()
     tokens = sum(p.prompt_tokens for p in ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request.in_(old)))
 
+    before = queries.dashboards(Filters())
+
     dry = prune(30, dry_run=True)
     assert dry.requests == 3 and dry.rows["request"] == 3 and dry.rows["hint"] == 3
     assert Request.select().count() == 5 and DailyFigure.select().count() == 0
@@ -155,6 +159,8 @@ def test_prune_deletes_old_finished_requests_and_keeps_their_figures(client, run
     assert {f.problem_id for f in figures} == {"factorial"}
     assert sum(f.prompt_tokens for f in figures) >= tokens
     assert all(f.latency_seconds >= 0 for f in figures)
+    after = queries.dashboards(Filters())  # the console's per-day history survives the prune
+    assert after.tokens_per_day == before.tokens_per_day and after.hints_per_day == before.hints_per_day
     assert prune(30).requests == 0  # nothing left to do; figures not counted twice
     assert sum(f.requests for f in DailyFigure.select()) == 3
     worker.resume()
