@@ -50,3 +50,13 @@ def test_a_negative_age_is_refused(database_url):
                            env={"PATH": os.environ["PATH"], "DATABASE_URL": database_url},
                            capture_output=True, text=True, timeout=60)
     assert reply.returncode == 2 and "older-than" in reply.stderr
+
+
+def test_llm_costs_reports_the_money_of_pruned_requests(database_url):
+    fill(10, days_old=40)
+    run(database_url, "--older-than", "30")
+    reply = subprocess.run([sys.executable, "-m", "scripts.llm_costs"], cwd=ROOT,
+                           env={"PATH": os.environ["PATH"], "DATABASE_URL": database_url},
+                           capture_output=True, text=True, timeout=60, check=True)
+    assert "deleted by retention (daily_figure, not above): 10 request(s), 10 with a hint" in reply.stdout
+    assert "cost 0.0220" in reply.stdout  # 10 x (0.0002 + 0.002)
