@@ -118,7 +118,7 @@ def rerun(runtime: Runtime, request_id: int, reason: str | None = None) -> Rerun
             reflection_deadline_at=now + dt.timedelta(seconds=settings.reflection_wait_seconds),
         ).where((Request.id == request.id) & (Request.stage == Stage.FINISHED)).execute()
         if not reset:
-            raise MaintenanceError(f"request {request_id} is already being re-run", status=409)
+            raise MaintenanceError(f"request {request_id} changed meanwhile (another re-run, or deleted by retention)", status=409)
         previous = RequestAttempt.create(
             request=request.id,
             attempt=(last.attempt + 1) if last else 1,
@@ -264,7 +264,10 @@ def prune(older_than_days: float, dry_run: bool = False, batch: int = PRUNE_BATC
     days: set[str] = set()
     while True:
         with db.atomic():
-            ids = [pk for (pk,) in _eligible(cutoff).order_by(Request.id).limit(batch).tuples()]
+            chosen = _eligible(cutoff).order_by(Request.id).limit(batch)
+            if db.obj.for_update:  # PostgreSQL: a re-run of one of these waits, then finds it gone (404/409)
+                chosen = chosen.for_update()
+            ids = [pk for (pk,) in chosen.tuples()]
             if not ids:
                 break
             figures = _figures(ids)

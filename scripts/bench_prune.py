@@ -3,7 +3,8 @@
 Fills the configured database (DATABASE_URL; a throwaway SQLite file by default) with N
 finished requests, each with a reflection, a program-generation phase with three
 candidates, a hint-generation phase, a hint and a claim, all 40 days old, plus N recent
-ones; then times `maintenance.prune(30)` and prints the figures. Use a database of its
+ones; then times `maintenance.prune(30)` and prints the figures (PostgreSQL: set RABBITMQ_URL
+too, as settings require with it). Use a database of its
 own: the requests it stores are fake.
 """
 
