@@ -18,6 +18,7 @@ from peewee import (
     BooleanField,
     CharField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     FloatField,
     ForeignKeyField,
@@ -242,6 +243,61 @@ class SolutionPoolEntry(BaseModel):
         indexes = ((("problem_id", "tests_version", "normalized_hash"), True),)
 
 
+class RequestAttempt(BaseModel):
+    """A finished attempt of a request that an operator re-ran (maintenance.rerun).
+
+    The re-run deletes the attempt's phases, candidates and hint so the pipeline starts
+    afresh; what they said (outcome, hint, candidates and their verdicts, LLM usage) is
+    kept here, so the trace still shows every attempt.
+    """
+
+    request = ForeignKeyField(Request, backref="attempts", on_delete="CASCADE")
+    attempt = IntegerField()  # 1: the request's first run
+    job_finished_successfully = BooleanField(null=True)
+    hint = TextField(null=True)
+    explanation = TextField(null=True)
+    engine = EnumField(Engine, max_length=32, null=True)
+    generation_error_message = TextField(null=True)
+    summary = JSONField(null=True)  # candidates, their run results, phases, LLM usage
+    prompt_tokens = IntegerField(default=0)
+    completion_tokens = IntegerField(default=0)
+    cost = FloatField(null=True)
+    started_at = DateTimeField()  # the attempt's start (the request's creation, or the re-run before)
+    finished_at = DateTimeField(null=True)  # its hint's time
+    archived_at = DateTimeField(default=utcnow)  # the re-run that replaced it
+    reason = TextField(null=True)  # what the operator said
+
+    class Meta:
+        indexes = ((("request", "attempt"), True),)
+
+
+class Outcome(StrEnum):
+    HINT = "hint"  # the request ended with a hint
+    FAILED = "failed"  # ... with a failure
+
+
+class DailyFigure(BaseModel):
+    """Counts and sums per day of the requests that retention deleted (maintenance.prune),
+    so cost reports and dashboards keep their history. One row per day, problem, hint
+    type, engine and outcome; a later prune of the same day adds to it."""
+
+    day = DateField()  # the requests' creation day (UTC)
+    problem_id = CharField(max_length=200)
+    hint_type = EnumField(HintType, max_length=16)
+    engine = CharField(max_length=32)  # Engine value, or "-" when the hint has none (a unique key cannot hold NULL)
+    outcome = EnumField(Outcome, max_length=16)
+    requests = IntegerField(default=0)
+    latency_seconds = FloatField(default=0.0)  # sum of creation to final hint
+    prompt_tokens = BigIntegerField(default=0)
+    completion_tokens = BigIntegerField(default=0)
+    llm_calls = BigIntegerField(default=0)
+    cost = FloatField(default=0.0)  # money of the phases with a known price
+    unpriced_phases = IntegerField(default=0)  # phases whose model had no price (cost unknown)
+
+    class Meta:
+        indexes = ((("day", "problem_id", "hint_type", "engine", "outcome"), True),)
+
+
 class TestGap(BaseModel):
     """A program that passes every test of a problem but disagrees with its reference
     solutions on a generated input (hint_core/differential.py): kept out of the pool, and
@@ -264,5 +320,5 @@ class TestGap(BaseModel):
 
 ALL_MODELS = [
     Request, Reflection, ProgramEnhancementPhase, EnhancedProgram, HintGenerationPhase, Hint, StepClaim, SweepLease,
-    SolutionPoolEntry, TestGap,
+    SolutionPoolEntry, RequestAttempt, DailyFigure, TestGap,
 ]

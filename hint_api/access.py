@@ -7,8 +7,9 @@
   addresses of `HINT_API_ALLOW_FROM` (the original orchestration sends no token), and to
   anyone when neither a token nor an allow-list is set: an API on loopback only, or one
   whose operator said `HINT_API_ALLOW_ANONYMOUS=true`.
-- Everything else (the trace: programs, hidden tests, prompts, other students' data)
-  needs a token, always.
+- Everything else (the trace: programs, hidden tests, prompts, other students' data;
+  the operator's re-run, which spends LLM money) needs a token, always: never the
+  allow-list, never anonymous.
 The console (`/console/`) has its own credentials and is not governed here.
 """
 

@@ -14,7 +14,8 @@ from hint_api.backlog import BACKLOG, RETRY_AFTER_SECONDS
 from hint_api.intake import IntakeError
 from hint_core.lifecycle import Step, initial_steps
 from logs import bind_request_id
-from models import Request
+from maintenance import MaintenanceError, previous_attempt, rerun
+from models import Request, RequestAttempt
 from payloads import artifacts, hint_status
 from runtime import BROKER_OUTAGES, Runtime
 
@@ -132,4 +133,30 @@ def query_hint() -> Response:
 def trace() -> Response:
     """Everything stored for one request: for instructors, researchers and operators."""
     found = _lookup()
-    return jsonify({**hint_status(found), "stage": found.stage, **artifacts(found, _runtime().services.ai.pricing)})
+    attempts = RequestAttempt.select().where(RequestAttempt.request == found.id).order_by(RequestAttempt.attempt)
+    return jsonify({**hint_status(found), "stage": found.stage, **artifacts(found, _runtime().services.ai.pricing),
+                    "previous_attempts": [previous_attempt(row) for row in attempts]})
+
+
+@bp.post("/rerun/")
+def rerun_request() -> Reply:
+    """An operator's re-run of a finished request (always behind the token: access.py)."""
+    body = _body()
+    if not isinstance(body, dict):
+        raise IntakeError("the body must be a JSON object with request_id")
+    request_id = intake.request_id_of(body.get("request_id"))
+    bind_request_id(request_id)
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise IntakeError("reason must be a string")
+    try:
+        done = rerun(_runtime(), request_id, reason)
+    except MaintenanceError as exc:
+        log.info("request %s: re-run refused: %s", request_id, exc)
+        return jsonify(error=str(exc)), exc.status, {}
+    except BROKER_OUTAGES as exc:
+        log.warning("request %s: re-run stored, could not publish: %s", request_id, type(exc).__name__)
+        return unavailable("the task queue is unavailable; the re-run was stored and the sweep will send its steps",
+                           stored=True, request_id=request_id)
+    return jsonify(request_id=request_id, status="rerun", attempt=done.attempt, steps=done.steps,
+                   previous_attempt=done.previous)

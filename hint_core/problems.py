@@ -19,6 +19,8 @@ import hashlib
 import json
 import logging
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -213,24 +215,109 @@ def problem_folders(root: Path) -> list[Path]:
 
 
 class ProblemBank:
-    """The problems of one folder, loaded once and kept in memory."""
+    """The problems of one folder, kept in memory and reloaded when the folder changes.
 
-    def __init__(self, root: Path = DEFAULT_BANK_DIR) -> None:
+    Problems are added to (or edited in) the bank while the service runs: an unknown id
+    whose folder has appeared is loaded at once (a miss costs one `stat`), and at most
+    every `reload_seconds` a look at the modification times of the problem files (no
+    re-read) finds edited, added and removed problems; only those are read again. Web and
+    worker processes each do this on their own, so nobody needs a restart or a signal. A
+    folder that does not load (a half-written problem.yaml) is logged and the version
+    loaded before is kept; at start-up it is an error, as before.
+    """
+
+    def __init__(self, root: Path = DEFAULT_BANK_DIR, reload_seconds: float | None = 2.0) -> None:
         self.root = Path(root)
+        self.reload_seconds = reload_seconds  # None: never look again (a fixed bank)
+        self._signatures: dict[str, tuple] = {}
         self._problems: dict[str, Problem] = {}
+        self._lock = threading.Lock()
         for folder in problem_folders(self.root):
             problem = load_problem_dir(folder)
             self._problems[problem.id] = problem
+            self._signatures[problem.id] = _signature(folder)
+        self._checked_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        """Reload what changed on disk, at most every `reload_seconds`."""
+        if self.reload_seconds is None or time.monotonic() - self._checked_at < self.reload_seconds:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked_at < self.reload_seconds:
+                return  # another thread just looked
+            try:
+                folders = {f.name: f for f in problem_folders(self.root)}
+            except OSError as exc:
+                log.warning("problem bank %s: not readable (%s); keeping the problems loaded", self.root, exc)
+                folders = None
+            if folders is not None:
+                problems = dict(self._problems)
+                for name in set(problems) - set(folders):
+                    log.info("problem %s: removed from the bank", name)
+                    del problems[name]
+                    self._signatures.pop(name, None)
+                for name, folder in folders.items():
+                    self._load_if_changed(name, folder, problems)
+                self._problems = problems  # one assignment: readers see the old or the new dict
+            self._checked_at = time.monotonic()
+
+    def _load_if_changed(self, name: str, folder: Path, problems: dict[str, Problem]) -> bool:
+        try:
+            signature = _signature(folder)
+        except OSError:
+            return False  # being replaced right now: the next look finds it
+        if self._signatures.get(name) == signature and name in problems:
+            return False
+        try:
+            problems[name] = load_problem_dir(folder)
+        except (ProblemError, OSError, UnicodeDecodeError) as exc:
+            log.error("problem %s: not (re)loaded, %s; %s", name, exc,
+                      "the version loaded before stays in use" if name in problems else "it stays unknown")
+            return False
+        log.info("problem %s: %s (tests %s)", name, "reloaded" if name in self._signatures else "added",
+                 problems[name].tests_version)
+        self._signatures[name] = signature
+        return True
+
+    def _load_new(self, problem_id: str) -> bool:
+        """A miss: load the folder if it has just appeared (a name, never a path)."""
+        if self.reload_seconds is None or not problem_id or problem_id != Path(problem_id).name \
+                or problem_id.startswith("."):
+            return False
+        folder = self.root / problem_id
+        if not (folder / "problem.yaml").is_file():
+            return False
+        with self._lock:
+            if problem_id in self._problems:
+                return True
+            problems = dict(self._problems)
+            if not self._load_if_changed(problem_id, folder, problems):
+                return False
+            self._problems = problems
+            return True
 
     def ids(self) -> list[str]:
+        self._refresh()
         return sorted(self._problems)
 
     def __contains__(self, problem_id: str) -> bool:
-        return problem_id in self._problems
+        self._refresh()
+        return problem_id in self._problems or self._load_new(problem_id)
 
     def get(self, problem_id: str) -> Problem:
+        self._refresh()
         try:
             return self._problems[problem_id]
         except KeyError:
+            if self._load_new(problem_id):
+                return self._problems[problem_id]
             raise UnknownProblem(f"unknown problem_id '{problem_id}'") from None
 
+
+def _signature(folder: Path) -> tuple:
+    """What changes when a problem's files change: each file's path, size and mtime (stat only)."""
+    files = [folder / "problem.yaml", *sorted((folder / "solutions").glob("*.py"))]
+    assets = folder / "assets"
+    if assets.is_dir():
+        files += sorted(p for p in assets.rglob("*") if p.is_file())
+    return tuple((str(p.relative_to(folder)), st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),))

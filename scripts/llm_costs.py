@@ -16,9 +16,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from peewee import fn
+from peewee import Case, fn
 
-from models import Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
+from models import DailyFigure, Hint, HintGenerationPhase, ProgramEnhancementPhase, Request, utcnow
 from runtime import bind_database
 from settings import load_settings
 
@@ -46,6 +46,8 @@ class Report:
     lines: list[Line] = field(default_factory=list)
     total: dict[str, float] = field(default_factory=dict)
     per_hint: dict[str, float] = field(default_factory=dict)
+    # Requests deleted by retention (scripts.prune), from daily_figure; not in the lines above.
+    pruned: dict[str, float] = field(default_factory=dict)
 
 
 def _lines(model: Any, name: str, requests: Any) -> list[Line]:
@@ -82,7 +84,25 @@ def collect(since: dt.datetime | None = None) -> Report:
     unknown = any(line.cost is None for line in lines)
     total["cost"] = None if unknown else round(sum(line.cost or 0.0 for line in lines), 6)
     per_hint["cost"] = None if unknown else (total["cost"] / hints if hints else 0.0)
-    return Report(since.isoformat() if since else None, requests.count(), hints, lines, total, per_hint)
+    return Report(since.isoformat() if since else None, requests.count(), hints, lines, total, per_hint,
+                  _pruned(since))
+
+
+def _pruned(since: dt.datetime | None) -> dict[str, float]:
+    """What the requests deleted by retention cost (their creation day on or after `since`'s)."""
+    figures = DailyFigure.select(
+        fn.SUM(DailyFigure.requests), fn.SUM(Case(None, [(DailyFigure.outcome == "hint", DailyFigure.requests)], 0)),
+        fn.SUM(DailyFigure.llm_calls), fn.SUM(DailyFigure.prompt_tokens), fn.SUM(DailyFigure.completion_tokens),
+        fn.SUM(DailyFigure.cost),
+    )
+    if since is not None:
+        figures = figures.where(DailyFigure.day >= since.date())
+    requests, hints, calls, prompt, completion, cost = figures.tuples().get()
+    if not requests:
+        return {}
+    return {"requests": int(requests), "hints": int(hints or 0), "llm_calls": int(calls or 0),
+            "prompt_tokens": int(prompt or 0), "completion_tokens": int(completion or 0),
+            "cost": round(float(cost or 0), 6)}
 
 
 def render(report: Report) -> str:
@@ -111,6 +131,13 @@ def render(report: Report) -> str:
         f"{p['completion_tokens']:.1f} completion tokens, {p['waiting_seconds']:.2f} s waiting, "
         f"cost {_money(p['cost'])}"
     )
+    if report.pruned:
+        d = report.pruned
+        out.append(
+            f"deleted by retention (daily_figure, not above): {d['requests']} request(s), {d['hints']} with a hint, "
+            f"{d['llm_calls']} LLM calls, {d['prompt_tokens']} prompt + {d['completion_tokens']} completion tokens, "
+            f"cost {_money(d['cost'])}"
+        )
     return "\n".join(out)
 
 

@@ -31,6 +31,7 @@ from peewee import (
 from hint_api.console.filters import Filters, Outcome, day_start
 from hint_core.lifecycle import Stage
 from models import (
+    DailyFigure,
     EnhancedProgram,
     Hint,
     HintGenerationPhase,
@@ -345,7 +346,42 @@ def _requests(filters: Filters) -> ModelSelect:
     return filtered(Request.select(Request.id), filters)
 
 
+def _pruned(filters: Filters) -> ModelSelect | None:
+    """The `daily_figure` rows (requests deleted by retention, scripts.prune) the filters
+    select, so the per-day dashboards keep their history; None when a filter cannot apply
+    to them (pending; fallback, which the figures count as hints)."""
+    if filters.outcome in (Outcome.PENDING, Outcome.FALLBACK):
+        return None
+    conds = []
+    if filters.problem:
+        conds.append(DailyFigure.problem_id == filters.problem)
+    if filters.hint_type:
+        conds.append(DailyFigure.hint_type == filters.hint_type)
+    if filters.engine:
+        conds.append(DailyFigure.engine == filters.engine)
+    if filters.outcome:
+        conds.append(DailyFigure.outcome == filters.outcome.value)
+    if filters.date_from:
+        conds.append(DailyFigure.day >= filters.date_from)
+    if filters.date_to:
+        conds.append(DailyFigure.day <= filters.date_to)
+    return DailyFigure.select().where(*conds) if conds else DailyFigure.select()
+
+
 def _hints_per_day(filters: Filters) -> list[tuple[str, str, str, int]]:
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    pruned = _pruned(filters)
+    if pruned is not None:
+        rows = pruned.select(DailyFigure.day, DailyFigure.hint_type, DailyFigure.engine, fn.SUM(DailyFigure.requests))
+        for d, t, e, n in rows.where(DailyFigure.outcome == "hint").group_by(
+                DailyFigure.day, DailyFigure.hint_type, DailyFigure.engine).tuples():
+            counts[(_day(d), str(t), "" if e == "-" else e)] += int(n)
+    for d, t, e, n in _stored_hints_per_day(filters):
+        counts[(d, t, e)] += n
+    return sorted((d, t, e, n) for (d, t, e), n in counts.items())
+
+
+def _stored_hints_per_day(filters: Filters) -> list[tuple[str, str, str, int]]:
     day = day_of(Hint.created_at)
     rows = (
         filtered(
@@ -445,6 +481,16 @@ def _tokens_per_day(filters: Filters) -> tuple[list[tuple[str, int, int, float |
         ).group_by(day)
         for d, prompt, completion, money, priced in query.tuples():
             recorded = recorded or bool(priced)
+            line = per_day[_day(d)]
+            line[0] += int(prompt or 0)
+            line[1] += int(completion or 0)
+            line[2] += float(money or 0)
+    pruned = _pruned(filters)
+    if pruned is not None:
+        figures = pruned.select(DailyFigure.day, fn.SUM(DailyFigure.prompt_tokens),
+                                fn.SUM(DailyFigure.completion_tokens), fn.SUM(DailyFigure.cost))
+        for d, prompt, completion, money in figures.group_by(DailyFigure.day).tuples():
+            recorded = recorded or bool(money)
             line = per_day[_day(d)]
             line[0] += int(prompt or 0)
             line[1] += int(completion or 0)
