@@ -84,7 +84,9 @@ def _attempt_summary(request: Request, pricing: Any) -> tuple[dict[str, Any], di
             for program in data["enhanced_programs"]
         ],
         "program_enhancement_phases": [{k: p.get(k) for k in keep_phase} for p in data["program_enhancement_phases"]],
-        "hint_generation_phases": [{k: p.get(k) for k in (*keep_phase, "notes")} for p in data["hint_generation_phases"]],
+        "hint_generation_phases": [
+            {k: p.get(k) for k in (*keep_phase, "notes")} for p in data["hint_generation_phases"]
+        ],
         "student_run": request.student_run,
         "student_correct": request.student_correct,
         "llm_usage": data["llm_usage"],
@@ -118,7 +120,8 @@ def rerun(runtime: Runtime, request_id: int, reason: str | None = None) -> Rerun
             reflection_deadline_at=now + dt.timedelta(seconds=settings.reflection_wait_seconds),
         ).where((Request.id == request.id) & (Request.stage == Stage.FINISHED)).execute()
         if not reset:
-            raise MaintenanceError(f"request {request_id} changed meanwhile (another re-run, or deleted by retention)", status=409)
+            raise MaintenanceError(
+                f"request {request_id} changed meanwhile (another re-run, or deleted by retention)", status=409)
         previous = RequestAttempt.create(
             request=request.id,
             attempt=(last.attempt + 1) if last else 1,

@@ -54,7 +54,8 @@ def artifacts(request: Request, pricing: PricingConfig) -> dict[str, Any]:
         "hint_generation_phases": hint_phase_rows,
         "hint": _row(Hint.get_or_none(Hint.request == request.id)),
         "llm_usage": usage_report(
-            [("program_generation", p) for p in phase_rows] + [("hint_generation", p) for p in hint_phase_rows], pricing,
+            [("program_generation", p) for p in phase_rows] + [("hint_generation", p) for p in hint_phase_rows],
+            pricing,
         ),
     }
 

@@ -243,7 +243,8 @@ def _entry(row: SolutionPoolEntry) -> PoolEntry:
 
 def _rows(problem: Problem, current: bool) -> list[SolutionPoolEntry]:
     same = SolutionPoolEntry.tests_version == problem.tests_version
-    return list(SolutionPoolEntry.select().where((SolutionPoolEntry.problem_id == problem.id) & (same if current else ~same)))
+    of_problem = SolutionPoolEntry.problem_id == problem.id
+    return list(SolutionPoolEntry.select().where(of_problem & (same if current else ~same)))
 
 
 def load_entries(problem: Problem, current: bool = True) -> list[PoolEntry]:

@@ -62,8 +62,8 @@ class Latency:
 
     def update(self) -> None:
         with self._lock:
-            rows = (Hint.select(Hint.id, Hint.created_at, Hint.job_finished_successfully, Request.created_at.alias("asked"),
-                                Request.hint_type)
+            rows = (Hint.select(Hint.id, Hint.created_at, Hint.job_finished_successfully,
+                                Request.created_at.alias("asked"), Request.hint_type)
                     .join(Request).where(Hint.id > self._last_id).order_by(Hint.id).limit(100_000).objects())
             for row in rows:
                 key = (str(row.hint_type), "ok" if row.job_finished_successfully else "failed")
@@ -77,7 +77,8 @@ class Latency:
 
     def metric(self) -> Metric:
         family = HistogramMetricFamily(
-            "hint_request_latency_seconds", "Seconds from add_request to the stored final hint, by hint type and outcome.",
+            "hint_request_latency_seconds",
+            "Seconds from add_request to the stored final hint, by hint type and outcome.",
             labels=["hint_type", "outcome"])
         with self._lock:
             for (hint_type, outcome), counts in sorted(self._counts.items()):
@@ -132,7 +133,8 @@ class Stored(Collector):
 
     def _requests(self) -> Iterator[Metric]:
         backlog = GaugeMetricFamily(
-            "hint_backlog_requests", "Requests accepted and not finished (MAX_PENDING_REQUESTS refuses beyond), by stage.",
+            "hint_backlog_requests",
+            "Requests accepted and not finished (MAX_PENDING_REQUESTS refuses beyond), by stage.",
             labels=["stage"])
         by_stage = dict(Request.select(Request.stage, fn.COUNT(Request.id)).group_by(Request.stage).tuples())
         for stage in Stage:
@@ -152,7 +154,8 @@ class Stored(Collector):
         fallbacks = CounterMetricFamily(
             "hint_offline_fallbacks", "Hints written by the offline engine after the LLM was asked for one.")
         llm_asked = HintGenerationPhase.select(HintGenerationPhase.request).where(HintGenerationPhase.llm_calls > 0)
-        fallbacks.add_metric([], Hint.select().where(Hint.engine == Engine.OFFLINE, Hint.request.in_(llm_asked)).count())
+        offline = Hint.select().where(Hint.engine == Engine.OFFLINE, Hint.request.in_(llm_asked))
+        fallbacks.add_metric([], offline.count())
         yield fallbacks
 
     def _llm(self) -> Iterator[Metric]:
@@ -184,8 +187,8 @@ class Stored(Collector):
             "hint_candidate_runs", "Candidate programs run against the hidden tests, by source and result "
             "(passed, failed: the program failed a test; invalid: no program could be parsed).",
             labels=["source", "result"])
-        rows = (EnhancedProgram.select(EnhancedProgram.source, EnhancedProgram.correct, EnhancedProgram.program.is_null(),
-                                       fn.COUNT(EnhancedProgram.id))
+        rows = (EnhancedProgram.select(EnhancedProgram.source, EnhancedProgram.correct,
+                                       EnhancedProgram.program.is_null(), fn.COUNT(EnhancedProgram.id))
                 .where(EnhancedProgram.evaluated_at.is_null(False) | EnhancedProgram.program.is_null())
                 .group_by(EnhancedProgram.source, EnhancedProgram.correct, EnhancedProgram.program.is_null()).tuples())
         for source, correct, unparsed, count in rows:

@@ -134,16 +134,22 @@ def _wait_healthy(base: str, timeout: float = 30) -> None:
 def _trivial_server(log_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = open(log_dir / "trivial.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_trivial", str(port)], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.bench_trivial", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     _wait_healthy(base)
     return proc, base
 
 
 def _load_figures(result: LoadResult) -> dict[str, Any]:
-    return {"requests": result.sent, "errors": result.errors, "seconds": result.seconds,
-            "per_second": result.per_second, "latency_ms": summary(result.latencies_ms)}
+    return {
+        "requests": result.sent,
+        "errors": result.errors,
+        "seconds": result.seconds,
+        "per_second": result.per_second,
+        "latency_ms": summary(result.latencies_ms),
+    }
 
 
 def median_window(windows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,19 +177,27 @@ def ingest(cfg: Config, ids: Ids) -> dict[str, Any]:
             out: dict[str, Any] = {}
             max_calls = int(cfg.ingest_seconds * 2_000)
             say(f"ingest: saturation, {cfg.ingest_clients} clients, {cfg.ingest_seconds:.0f}s each")
-            out["trivial_saturation"] = _load_figures(saturate(trivial_url, trivial_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds))
-            out["api_saturation"] = _load_figures(saturate(api_url, api_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds))
-            pool = pool[out["api_saturation"]["requests"]:]
+            out["trivial_saturation"] = _load_figures(
+                saturate(trivial_url, trivial_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds)
+            )
+            out["api_saturation"] = _load_figures(
+                saturate(api_url, api_body, cfg.ingest_clients, max_calls, cfg.ingest_seconds)
+            )
+            pool = pool[out["api_saturation"]["requests"] :]
             count = int(cfg.ingest_rate * cfg.ingest_seconds)
             say(f"ingest: fixed rate {cfg.ingest_rate:.0f}/s, {count} calls each")
-            out["trivial_fixed"] = _load_figures(fixed_rate(trivial_url, trivial_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3))
+            out["trivial_fixed"] = _load_figures(
+                fixed_rate(trivial_url, trivial_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3)
+            )
             windows = []
             for _ in range(cfg.ingest_windows):
                 # No worker consumes: start each window with the queue as empty as a
                 # consumed one would be (a queue tens of thousands deep slows RabbitMQ's
                 # confirms, which is a backlog's cost, not the API's).
                 purge_queue(stack.stack.env["TASK_QUEUE"])
-                windows.append(_load_figures(fixed_rate(api_url, api_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3)))
+                windows.append(
+                    _load_figures(fixed_rate(api_url, api_body, cfg.ingest_rate, count, cfg.ingest_seconds * 3))
+                )
                 pool = pool[count:]
             out["api_fixed"] = median_window(windows)
             out["api_fixed_windows_p99_ms"] = [w["latency_ms"]["p99"] for w in windows]
@@ -215,8 +229,13 @@ def _burst(stack: BenchStack, request_ids: list[int], senders: int = 50) -> dict
     finished = stack.wait_all(request_ids, 300)
     total = max(finished.values()) - started
     latencies = [finished[r] - sent[r] for r in request_ids]
-    return {"requests": len(request_ids), "total_s": total, "send_s": max(sent.values()) - started,
-            "hints_per_s": len(request_ids) / total, "latency_s": summary(latencies)}
+    return {
+        "requests": len(request_ids),
+        "total_s": total,
+        "send_s": max(sent.values()) - started,
+        "hints_per_s": len(request_ids) / total,
+        "latency_s": summary(latencies),
+    }
 
 
 def _split(steps: list[StepTime]) -> dict[str, Any]:
@@ -257,14 +276,18 @@ def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
     costs when no LLM wait exists to overlap."""
     with bench_stack(cfg.log_dir / "llm", processes=1, threads=cfg.llm_threads, llm_latency=0.0) as stack:
         warm_up(stack, ids)
-        say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at 0 ms (CPU floor), "
-            f"1 worker process x {cfg.llm_threads} threads")
+        say(
+            f"LLM-bound: {cfg.llm_requests} requests at once, LLM at 0 ms (CPU floor), "
+            f"1 worker process x {cfg.llm_threads} threads"
+        )
         floor = _burst(stack, ids.take(cfg.llm_requests))
         stack.fake.latency = cfg.llm_latency
         bursts = []
         for n in range(1, cfg.llm_bursts + 1):
-            say(f"LLM-bound: {cfg.llm_requests} requests at once, LLM at {cfg.llm_latency * 1000:.0f} ms "
-                f"(burst {n} of {cfg.llm_bursts})")
+            say(
+                f"LLM-bound: {cfg.llm_requests} requests at once, LLM at {cfg.llm_latency * 1000:.0f} ms "
+                f"(burst {n} of {cfg.llm_bursts})"
+            )
             calls_before = len(stack.fake.requests)
             request_ids = ids.take(cfg.llm_requests)
             burst = _burst(stack, request_ids)
@@ -289,13 +312,22 @@ def llm_bound(cfg: Config, ids: Ids) -> dict[str, Any]:
 # --- priorities under load -------------------------------------------------------------------
 
 FIRST_STEPS = ("run_student_program", "query_for_enhanced_programs")
-EQUAL_PRIORITIES = {f"{step.upper()}_PRIORITY": "1" for step in (
-    "run_student_program", "query_for_enhanced_programs", "run_enhanced_program",
-    "add_reflection", "generate_hint", "return_hint",
-)}
+EQUAL_PRIORITIES = {
+    f"{step.upper()}_PRIORITY": "1"
+    for step in (
+        "run_student_program",
+        "query_for_enhanced_programs",
+        "run_enhanced_program",
+        "add_reflection",
+        "generate_hint",
+        "return_hint",
+    )
+}
 
 
-def _open_loop(base: str, request_ids: list[int], rate: float, refused: dict[int, bool] | None = None) -> dict[int, float]:
+def _open_loop(
+    base: str, request_ids: list[int], rate: float, refused: dict[int, bool] | None = None
+) -> dict[int, float]:
     """One request (with its reflection) every 1/rate seconds, on time even if the API lags;
     {id: epoch sent} of those admitted. With `refused`, a 429 is recorded there
     ({id: Retry-After present}) instead of failing, and its reflection is not sent."""
@@ -349,8 +381,9 @@ def _in_flight(sent: dict[int, float], finished: dict[int, float], steps: list[S
 
 
 def _priority_run(cfg: Config, ids: Ids, label: str, env: dict[str, str]) -> dict[str, Any]:
-    with bench_stack(cfg.log_dir / f"priorities-{label}", processes=cfg.processes, threads=cfg.threads,
-                     llm_latency=0.0, **env) as stack:
+    with bench_stack(
+        cfg.log_dir / f"priorities-{label}", processes=cfg.processes, threads=cfg.threads, llm_latency=0.0, **env
+    ) as stack:
         warm_up(stack, ids)
         count = int(cfg.priority_rate * cfg.priority_seconds)
         say(f"priorities ({label}): {count} requests at {cfg.priority_rate:.0f}/s")
@@ -404,22 +437,37 @@ def flood(cfg: Config, ids: Ids) -> dict[str, Any]:
     # The limit is set once the capacity is known: the stack starts with no limit in the
     # way (the setting's maximum) and the flood runs on a second stack with the limit.
     common = {"REQUEST_DEADLINE_SECONDS": str(deadline)}
-    with bench_stack(cfg.log_dir / "flood-capacity", processes=1, threads=cfg.flood_threads,
-                     llm_latency=cfg.flood_llm_latency, **common) as stack:
+    with bench_stack(
+        cfg.log_dir / "flood-capacity",
+        processes=1,
+        threads=cfg.flood_threads,
+        llm_latency=cfg.flood_llm_latency,
+        **common,
+    ) as stack:
         warm_up(stack, ids)
-        say(f"flood: capacity, {cfg.flood_threads * 3} requests at once, LLM at {cfg.flood_llm_latency * 1000:.0f} ms, "
-            f"1 worker process x {cfg.flood_threads} threads")
+        say(
+            f"flood: capacity, {cfg.flood_threads * 3} requests at once, LLM at {cfg.flood_llm_latency * 1000:.0f} ms, "
+            f"1 worker process x {cfg.flood_threads} threads"
+        )
         capacity = _burst(stack, ids.take(cfg.flood_threads * 3))["hints_per_s"]
     limit = max(1, math.ceil(capacity * cfg.flood_wait_s))
-    with bench_stack(cfg.log_dir / "flood", processes=1, threads=cfg.flood_threads, llm_latency=cfg.flood_llm_latency,
-                     MAX_PENDING_REQUESTS=str(limit), **common) as stack:
+    with bench_stack(
+        cfg.log_dir / "flood",
+        processes=1,
+        threads=cfg.flood_threads,
+        llm_latency=cfg.flood_llm_latency,
+        MAX_PENDING_REQUESTS=str(limit),
+        **common,
+    ) as stack:
         warm_up(stack, ids)
         say(f"flood: {cfg.flood_unloaded} requests one at a time (unloaded latency)")
         unloaded = _one_at_a_time(stack, ids.take(cfg.flood_unloaded))
         rate = capacity * cfg.flood_factor
         offered = ids.take(max(1, int(rate * cfg.flood_seconds)))
-        say(f"flood: {len(offered)} requests at {rate:.0f}/s ({cfg.flood_factor:.0f}x capacity {capacity:.1f}/s), "
-            f"MAX_PENDING_REQUESTS={limit}")
+        say(
+            f"flood: {len(offered)} requests at {rate:.0f}/s ({cfg.flood_factor:.0f}x capacity {capacity:.1f}/s), "
+            f"MAX_PENDING_REQUESTS={limit}"
+        )
         refused: dict[int, bool] = {}
         sent = _open_loop(stack.stack.base, offered, rate, refused)
         admitted = sorted(sent)

@@ -31,7 +31,8 @@ BUGGY = "def factorial(n):\n    {name} = 0\n    for i in range(1, n + 1):\n     
 # repair they keep the student's names, so no two requests get the same program text.
 FIXES = [
     "def factorial(n):\n    {name} = 1\n    for i in range(1, n + 1):\n        {name} *= i\n    return {name}\n",
-    "def factorial(n):\n    {name} = 1\n    for i in range(2, n + 1):\n        {name} = {name} * i\n    return {name}\n",
+    "def factorial(n):\n    {name} = 1\n    for i in range(2, n + 1):\n"
+    "        {name} = {name} * i\n    return {name}\n",
     "def factorial(n):\n    if n == 0:\n        return 1\n    {name} = n * factorial(n - 1)\n    return {name}\n",
 ]
 _NAME = re.compile(r"product_\d+")
@@ -56,13 +57,18 @@ def student_program(request_id: int) -> str:
 
 
 def add_request_body(request_id: int) -> dict:
-    return {"type": "add_request", "request_id": request_id,
-            "data": {"problem_id": PROBLEM, "student_program": student_program(request_id), "hint_type": "debug"}}
+    return {
+        "type": "add_request",
+        "request_id": request_id,
+        "data": {"problem_id": PROBLEM, "student_program": student_program(request_id), "hint_type": "debug"},
+    }
 
 
 def add_reflection_body(request_id: int) -> dict:
-    return {"request_id": request_id,
-            "data": {"reflection_question": REFLECTION[0], "reflection_answer": REFLECTION[1]}}
+    return {
+        "request_id": request_id,
+        "data": {"reflection_question": REFLECTION[0], "reflection_answer": REFLECTION[1]},
+    }
 
 
 def epoch(naive_utc: dt.datetime) -> float:
@@ -97,7 +103,9 @@ class BenchStack:
             raise RuntimeError(f"requests {failed[:5]} ended with a failed hint; see {self.log_dir}")
         return {rid: epoch(created) for rid, created, ok in rows if ok}
 
-    def wait_all(self, request_ids: list[int], timeout: float, poll: float = 0.1, strict: bool = True) -> dict[int, float]:
+    def wait_all(
+        self, request_ids: list[int], timeout: float, poll: float = 0.1, strict: bool = True
+    ) -> dict[int, float]:
         """Finish times of every request, polling the database; TimeoutError after `timeout`.
 
         The finish times are the hints' own `created_at`, so polling slowly does not blur
@@ -110,21 +118,25 @@ class BenchStack:
                 while True:
                     cur.execute(
                         "SELECT count(*) FROM hint h JOIN request r ON r.id = h.request_id "
-                        "WHERE r.request_id = ANY(%s)", (request_ids,),
+                        "WHERE r.request_id = ANY(%s)",
+                        (request_ids,),
                     )
                     done = cur.fetchone()[0]
                     if done >= len(request_ids):
                         break
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"only {done} of {len(request_ids)} hints after {timeout}s; see {self.log_dir}")
+                        raise TimeoutError(
+                            f"only {done} of {len(request_ids)} hints after {timeout}s; see {self.log_dir}"
+                        )
                     time.sleep(poll)
         conn.close()
         return self.finished(request_ids, strict)
 
 
 @contextmanager
-def bench_stack(log_dir: Path, *, processes: int = 0, threads: int = 8, llm_latency: float | None = 0.0,
-                **extra: str) -> Iterator[BenchStack]:
+def bench_stack(
+    log_dir: Path, *, processes: int = 0, threads: int = 8, llm_latency: float | None = 0.0, **extra: str
+) -> Iterator[BenchStack]:
     """A migrated database, web, `processes` worker processes (0: web only) and a fake LLM."""
     log_dir.mkdir(parents=True, exist_ok=True)
     fake = None
@@ -132,8 +144,12 @@ def bench_stack(log_dir: Path, *, processes: int = 0, threads: int = 8, llm_late
         fake = RepairingFake(latency=llm_latency)
         fake.start()
         # The load comes from loopback, as the original orchestration calls: without a token.
-        extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, "HINT_API_ALLOW_FROM": "127.0.0.1",
-                 **extra}
+        extra = {
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": fake.base_url,
+            "HINT_API_ALLOW_FROM": "127.0.0.1",
+            **extra,
+        }
     try:
         # Shared with other stacks; tests that stop PostgreSQL or RabbitMQ wait for it.
         with servers_lock(exclusive=False), postgres_database() as url:

@@ -89,7 +89,9 @@ def compare_with_orchestration(problem: Problem, orchestration: OrchestrationPro
     return ([f"template: {mismatch}"] if mismatch else []), []
 
 
-def _only_at_orchestration(problem_ids: list[str], orchestration: OrchestrationProblems | None) -> tuple[list[str], list[str]]:
+def _only_at_orchestration(
+    problem_ids: list[str], orchestration: OrchestrationProblems | None
+) -> tuple[list[str], list[str]]:
     """(lines for the ids orchestration knows, ids neither knows nor can be asked about)."""
     lines, unknown = [], []
     for problem_id in problem_ids:

@@ -49,7 +49,8 @@ class WorkerMetrics(Prometheus):
         import prometheus_client as prom
 
         registry = prom.CollectorRegistry()
-        self.steps = prom.Counter("hint_steps", "Processed pipeline steps, by step and outcome (ok, wait, retry, failed).",
+        self.steps = prom.Counter("hint_steps",
+                                  "Processed pipeline steps, by step and outcome (ok, wait, retry, failed).",
                                   ["step", "outcome"], registry=registry)
         self.queue_wait = prom.Histogram("hint_step_queue_wait_seconds", "Seconds a step waited in the queue, by step.",
                                          ["step"], buckets=QUEUE_WAIT_BUCKETS, registry=registry)

@@ -140,7 +140,8 @@ def test_prune_deletes_old_finished_requests_and_keeps_their_figures(client, run
     old = [Request.get(Request.request_id == r).id for r in (1, 2, 4)]
     assert all(sum(rows_of(pk).values()) for pk in old)
     pool = SolutionPoolEntry.select().count()
-    tokens = sum(p.prompt_tokens for p in ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request.in_(old)))
+    old_phases = ProgramEnhancementPhase.select().where(ProgramEnhancementPhase.request.in_(old))
+    tokens = sum(p.prompt_tokens for p in old_phases)
 
     before = queries.dashboards(Filters())
 

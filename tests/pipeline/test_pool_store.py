@@ -21,7 +21,10 @@ from tests.production import postgres_database
 BANK = ProblemBank()
 FACTORIAL = BANK.get("factorial")
 # Correct, and closer to the buggy programs below than any reference solution.
-WHILE_FACTORIAL = "def factorial(n):\n    result = 1\n    i = 2\n    while i <= n:\n        result *= i\n        i += 1\n    return result\n"
+WHILE_FACTORIAL = (
+    "def factorial(n):\n    result = 1\n    i = 2\n    while i <= n:\n"
+    "        result *= i\n        i += 1\n    return result\n"
+)
 BUGGY_WHILE = WHILE_FACTORIAL.replace("result *= i", "result += i")
 WRONG_FACTORIAL = "def factorial(n):\n    return n\n"
 
@@ -65,7 +68,8 @@ def test_a_correct_student_program_joins_the_pool_once(client, runtime, worker):
     ask(client, 2, "# my solution\n" + renamed.replace("k += 1", "k += 1  # next"), hint_type="plan")
     join(runtime)
     rows = [r for r in pool_rows() if r.source == "student"]  # the references join too
-    assert [(r.tests_version, r.normalized_hash) for r in rows] == [(FACTORIAL.tests_version, dedup_key(WHILE_FACTORIAL))]
+    expected = [(FACTORIAL.tests_version, dedup_key(WHILE_FACTORIAL))]
+    assert [(r.tests_version, r.normalized_hash) for r in rows] == expected
     assert rows[0].run_time > 0
 
 
@@ -75,7 +79,8 @@ def test_verified_candidates_join_the_pool_and_failing_programs_do_not(client, r
     rows = pool_rows()
     assert sorted(r.program for r in rows) == sorted(FACTORIAL.solutions)
     assert {r.source for r in rows} == {"reference"}
-    assert pool_store.add_to_pool(FACTORIAL, [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm")], run_program) == 0
+    wrong = [(WRONG_FACTORIAL, run_program(FACTORIAL, WRONG_FACTORIAL), "llm")]
+    assert pool_store.add_to_pool(FACTORIAL, wrong, run_program) == 0
     assert len(pool_rows()) == len(FACTORIAL.solutions)
 
 
@@ -148,7 +153,8 @@ def test_programs_the_pool_verified_against_the_current_tests_are_not_run_again(
     for p in offered:
         assert p["correct"] is True and p["evaluated_at"]
         assert p["run_result"] == {
-            "verdict_from": "solution pool", "pool_entry": entries[p["program"]], "tests_version": FACTORIAL.tests_version,
+            "verdict_from": "solution pool", "pool_entry": entries[p["program"]],
+            "tests_version": FACTORIAL.tests_version,
         }
         assert p["edit_distance"] is not None and p["run_time"] > 0
     assert trace(client, 2)["hint"]["job_finished_successfully"] is True
@@ -156,7 +162,8 @@ def test_programs_the_pool_verified_against_the_current_tests_are_not_run_again(
 
 def test_a_reference_solution_is_vouched_for_by_an_entry_with_its_normal_form():
     solution = FACTORIAL.solutions[1]  # the loop
-    renamed = "# a student's, other names\n" + solution.replace("result", "product").replace("for i in", "for k in").replace("*= i", "*= k")
+    renamed = "# a student's, other names\n" + (
+        solution.replace("result", "product").replace("for i in", "for k in").replace("*= i", "*= k"))
     assert renamed != solution and dedup_key(renamed) == dedup_key(solution)
     assert verified_add(FACTORIAL, renamed, "student")
     pick = pool_store.pick_candidates(FACTORIAL, "debug", BUGGY_WHILE, k=3)

@@ -51,7 +51,8 @@ def test_rerun_and_prune_on_the_production_stack(services, tmp_path):
 
         # Retention: the old finished request goes with all its rows; a recent one stays.
         assert stack.add_request(202, "factorial", BUGGY_FACTORIAL, "debug").status_code == 200
-        stack.query("UPDATE request SET created_at = created_at - interval '40 days' WHERE request_id = 201 RETURNING id")
+        stack.query(
+            "UPDATE request SET created_at = created_at - interval '40 days' WHERE request_id = 201 RETURNING id")
         dry = script(stack, "scripts.prune", "--older-than", "30", "--dry-run")
         assert dry.returncode == 0 and "would delete 1 finished request(s)" in dry.stdout, dry.stderr
         pruned = script(stack, "scripts.prune", "--older-than", "30")

@@ -38,14 +38,21 @@ def test_load_against_a_closed_port_is_bounded_and_counts_errors():
 
 
 def test_sandbox_figures_are_read_from_its_printout():
-    out = ("layers: pidns, rlimits\nsandbox run (trivial program), median of 40: 5.00 ms\n"
-           "bare `python -I -S -c pass`, median of 40: 10.00 ms\nratio sandbox / bare interpreter: 0.50\n")
+    out = (
+        "layers: pidns, rlimits\nsandbox run (trivial program), median of 40: 5.00 ms\n"
+        "bare `python -I -S -c pass`, median of 40: 10.00 ms\nratio sandbox / bare interpreter: 0.50\n"
+    )
     assert parse(out) == {"sandbox_ms": 5.0, "bare_interpreter_ms": 10.0, "ratio": 0.5, "layers": ["pidns", "rlimits"]}
 
 
 def _load(per_second: float, p99: float) -> dict:
-    return {"requests": 100, "errors": 0, "seconds": 1.0, "per_second": per_second,
-            "latency_ms": {"n": 100, "p50": p99 / 2, "p99": p99, "max": p99}}
+    return {
+        "requests": 100,
+        "errors": 0,
+        "seconds": 1.0,
+        "per_second": per_second,
+        "latency_ms": {"n": 100, "p50": p99 / 2, "p99": p99, "max": p99},
+    }
 
 
 def _steps() -> dict:
@@ -54,24 +61,74 @@ def _steps() -> dict:
 
 
 RESULTS = {
-    "ingest": {"api_saturation": _load(400, 9), "trivial_saturation": _load(2000, 3), "api_fixed": _load(200, 30),
-               "trivial_fixed": _load(200, 2), "rate": 200.0},
-    "pipeline": {"workers": "2x64", "overhead_ms": {"n": 120, "p50": 100.0, "p99": 200.0, "max": 250.0}, "steps": _steps(),
-                 "burst": {"requests": 50, "total_s": 3.0, "send_s": 0.5, "hints_per_s": 16.7,
-                           "latency_s": {"n": 50, "p50": 2.0, "p99": 2.9, "max": 3.0}}},
-    "llm": {"requests": 200, "total_s": 8.0, "send_s": 1.0, "hints_per_s": 25.0, "workers": "1x64", "llm_latency_s": 1.0,
-            "llm_calls": 400, "ideal_s": 2.0, "ratio_to_ideal": 4.0, "cpu_floor_s": 6.5, "steps": _steps(),
-            "latency_s": {"n": 200, "p50": 5.0, "p99": 7.9, "max": 8.0}},
-    "priorities": {"rate": 20.0, "seconds": 10.0, "workers": "2x64",
-                   "with": {"requests": 200, "in_flight_s": {"p50": 0.2, "p99": 0.5}, "end_to_end_s": {"p50": 1, "p99": 2},
-                            "drained_s": 12.0},
-                   "without": {"requests": 200, "in_flight_s": {"p50": 1.0, "p99": 3.0}, "end_to_end_s": {"p50": 1, "p99": 3},
-                               "drained_s": 12.5}},
+    "ingest": {
+        "api_saturation": _load(400, 9),
+        "trivial_saturation": _load(2000, 3),
+        "api_fixed": _load(200, 30),
+        "trivial_fixed": _load(200, 2),
+        "rate": 200.0,
+    },
+    "pipeline": {
+        "workers": "2x64",
+        "overhead_ms": {"n": 120, "p50": 100.0, "p99": 200.0, "max": 250.0},
+        "steps": _steps(),
+        "burst": {
+            "requests": 50,
+            "total_s": 3.0,
+            "send_s": 0.5,
+            "hints_per_s": 16.7,
+            "latency_s": {"n": 50, "p50": 2.0, "p99": 2.9, "max": 3.0},
+        },
+    },
+    "llm": {
+        "requests": 200,
+        "total_s": 8.0,
+        "send_s": 1.0,
+        "hints_per_s": 25.0,
+        "workers": "1x64",
+        "llm_latency_s": 1.0,
+        "llm_calls": 400,
+        "ideal_s": 2.0,
+        "ratio_to_ideal": 4.0,
+        "cpu_floor_s": 6.5,
+        "steps": _steps(),
+        "latency_s": {"n": 200, "p50": 5.0, "p99": 7.9, "max": 8.0},
+    },
+    "priorities": {
+        "rate": 20.0,
+        "seconds": 10.0,
+        "workers": "2x64",
+        "with": {
+            "requests": 200,
+            "in_flight_s": {"p50": 0.2, "p99": 0.5},
+            "end_to_end_s": {"p50": 1, "p99": 2},
+            "drained_s": 12.0,
+        },
+        "without": {
+            "requests": 200,
+            "in_flight_s": {"p50": 1.0, "p99": 3.0},
+            "end_to_end_s": {"p50": 1, "p99": 3},
+            "drained_s": 12.5,
+        },
+    },
     "sandbox": {"sandbox_ms": 5.0, "bare_interpreter_ms": 9.0, "ratio": 0.56, "layers": [], "runs": 40},
-    "flood": {"workers": "1x16", "llm_latency_s": 0.5, "capacity_per_s": 11.0, "rate_per_s": 110.0, "factor": 10.0,
-              "max_pending": 33, "wait_s": 3.0, "deadline_s": 60.0, "offered": 1100, "admitted": 140, "refused": 960,
-              "refused_with_retry_after": 959, "unloaded_s": {"n": 10, "p50": 1.1, "p99": 1.2},
-              "admitted_s": {"n": 140, "p50": 2.0, "p99": 3.0}, "missed_deadline": 0},
+    "flood": {
+        "workers": "1x16",
+        "llm_latency_s": 0.5,
+        "capacity_per_s": 11.0,
+        "rate_per_s": 110.0,
+        "factor": 10.0,
+        "max_pending": 33,
+        "wait_s": 3.0,
+        "deadline_s": 60.0,
+        "offered": 1100,
+        "admitted": 140,
+        "refused": 960,
+        "refused_with_retry_after": 959,
+        "unloaded_s": {"n": 10, "p50": 1.1, "p99": 1.2},
+        "admitted_s": {"n": 140, "p50": 2.0, "p99": 3.0},
+        "missed_deadline": 0,
+    },
 }
 
 
