@@ -115,7 +115,7 @@ class Stored(Collector):
 
         runtime = runtime_of(self.app)
         db.connect(reuse_if_open=True)
-        yield from self._requests()
+        yield from self._requests(reporting=bool(runtime.settings.save_hint_url))
         self.latency.update()
         yield self.latency.metric()
         yield from self._llm()
@@ -131,7 +131,7 @@ class Stored(Collector):
             queue.add_metric([runtime.settings.task_queue], depth)
         yield queue
 
-    def _requests(self) -> Iterator[Metric]:
+    def _requests(self, reporting: bool) -> Iterator[Metric]:
         backlog = GaugeMetricFamily(
             "hint_backlog_requests",
             "Requests accepted and not finished (MAX_PENDING_REQUESTS refuses beyond), by stage.",
@@ -157,6 +157,17 @@ class Stored(Collector):
         offline = Hint.select().where(Hint.engine == Engine.OFFLINE, Hint.request.in_(llm_asked))
         fallbacks.add_metric([], offline.count())
         yield fallbacks
+        # The callback (return_hint step): a stored hint orchestration has not acknowledged yet
+        # is one a student may be waiting for; attempts beyond the hints show failing POSTs.
+        unreported = GaugeMetricFamily(
+            "hint_callbacks_unreported", "Final hints stored and not yet accepted by orchestration's save-hint URL.")
+        if reporting:  # with no save-hint URL nothing is ever reported: no gauge to alarm on
+            unreported.add_metric([], Hint.select().where(Hint.reported_at.is_null()).count())
+            yield unreported
+        attempts = CounterMetricFamily(
+            "hint_callback_attempts", "POSTs of final hints to orchestration's save-hint URL, retries included.")
+        attempts.add_metric([], Hint.select(fn.COALESCE(fn.SUM(Hint.report_attempts), 0)).scalar() or 0)
+        yield attempts
 
     def _llm(self) -> Iterator[Metric]:
         calls = CounterMetricFamily("hint_llm_calls", "LLM calls, by model and phase (programs, hint).",

@@ -44,6 +44,9 @@ def test_a_hint_moves_the_counters_with_their_labels(client, runtime, worker):
     assert value(after, "hint_llm_cost_total", model=hint_model, phase="hint") > 0  # ai_config pricing
     assert value(after, "hint_llm_errors_total", model=hint_model, phase="hint") == 0
     assert value(after, "hint_offline_fallbacks_total") == 0
+    # No save-hint URL in this stack: nothing is reported, so no unreported gauge.
+    assert value(after, "hint_callback_attempts_total") == 0
+    assert not any(name == "hint_callbacks_unreported" for name, _ in after)
     assert value(after, "hint_request_latency_seconds_count", hint_type="debug", outcome="ok") == 1
     assert value(after, "hint_request_latency_seconds_bucket", hint_type="debug", outcome="ok", le="+Inf") == 1
     assert value(after, "hint_backlog_requests", stage="pending") == 0
