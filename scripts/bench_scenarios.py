@@ -161,7 +161,11 @@ def ingest(cfg: Config, ids: Ids) -> dict[str, Any]:
     """add_request alone (no workers: messages wait in the queue) against a trivial route."""
     trivial, trivial_base = _trivial_server(cfg.log_dir)
     try:
-        with bench_stack(cfg.log_dir / "ingest", processes=0, llm_latency=None) as stack:
+        with bench_stack(
+            # No worker finishes anything here: the backlog limit would refuse the load after
+            # MAX_PENDING_REQUESTS calls, and this scenario measures accepting, not refusing.
+            cfg.log_dir / "ingest", processes=0, llm_latency=None, MAX_PENDING_REQUESTS="10000000"
+        ) as stack:
             api_url, trivial_url = stack.stack.base + ADD_REQUEST, trivial_base + "/trivial/"
             pool = ids.take(200_000)
 
