@@ -139,17 +139,13 @@ def bench_stack(
 ) -> Iterator[BenchStack]:
     """A migrated database, web, `processes` worker processes (0: web only) and a fake LLM."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    # The load comes from loopback, as the original orchestration calls: without a token.
+    extra = {"HINT_API_ALLOW_FROM": "127.0.0.1", **extra}
     fake = None
     if llm_latency is not None:
         fake = RepairingFake(latency=llm_latency)
         fake.start()
-        # The load comes from loopback, as the original orchestration calls: without a token.
-        extra = {
-            "OPENAI_API_KEY": "bench",
-            "OPENAI_BASE_URL": fake.base_url,
-            "HINT_API_ALLOW_FROM": "127.0.0.1",
-            **extra,
-        }
+        extra = {"OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": fake.base_url, **extra}
     try:
         # Shared with other stacks; tests that stop PostgreSQL or RabbitMQ wait for it.
         with servers_lock(exclusive=False), postgres_database() as url:

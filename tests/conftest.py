@@ -31,7 +31,7 @@ from migrations import migrate
 from runtime import Runtime, build, make_services
 from settings import Settings, load_settings
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import SANDBOX, TEST_TOKEN, api_client
+from tests.helpers import SANDBOX, TEST_TOKEN, CallbackReceiver, api_client
 
 KINDS = ("unit", "pipeline", "stack", "crash", "tools", "console")
 
@@ -150,3 +150,11 @@ def worker(runtime: Runtime) -> Iterator[object]:
     started = hint_worker.start(runtime, threads=4)
     yield started
     started.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    """A fake orchestration that records the callbacks it receives (answers 200)."""
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.stop()

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.fake_openai import FakeOpenAI, stall
-from tests.helpers import CallbackReceiver, require_service
+from tests.helpers import require_service
 from tests.production import (
     fast_ai_config,
     postgres_down,
@@ -51,13 +51,6 @@ def fake():
     fake.start()
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @contextmanager

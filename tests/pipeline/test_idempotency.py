@@ -42,7 +42,7 @@ from models import (
 )
 from runtime import build
 from tests.fake_openai import stall
-from tests.helpers import CallbackReceiver, api_client, ask, join, queued, status, wait_until
+from tests.helpers import api_client, ask, join, queued, status, wait_until
 
 
 class DeliverTwice(Middleware):
@@ -51,13 +51,6 @@ class DeliverTwice(Middleware):
     def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int | None) -> None:
         if not message.options.get("second_delivery"):
             broker.enqueue(message.copy(options={"second_delivery": True}), delay=delay)
-
-
-@pytest.fixture
-def receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

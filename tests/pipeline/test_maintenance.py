@@ -26,15 +26,8 @@ from models import (
     utcnow,
 )
 from runtime import build
-from tests.helpers import REFLECTION, CallbackReceiver, ask, join, status
+from tests.helpers import REFLECTION, ask, join, status
 from tests.pipeline.test_api_contract import schema_validator
-
-
-@pytest.fixture
-def receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
