@@ -9,7 +9,7 @@ import sys
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import wait_until
+from tests.helpers import CallbackReceiver, wait_until
 from tests.production import ROOT, production_stack
 from tests.stack.test_e2e import BUGGY, REFLECTION, fake, services
 
@@ -28,7 +28,16 @@ def probe_script(env: dict[str, str], which: str) -> subprocess.CompletedProcess
 
 
 def test_worker_port_serves_metrics_and_probes(services, fake, tmp_path):
-    with production_stack(tmp_path, workers=0, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url) as stack:
+    receiver = CallbackReceiver(fail_first=1)  # one failed callback: the attempts counter shows it
+    try:
+        run_stack(fake, tmp_path, receiver)
+    finally:
+        receiver.stop()
+
+
+def run_stack(fake: object, tmp_path: object, receiver: CallbackReceiver) -> None:
+    with production_stack(tmp_path, workers=0, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url,
+                          BACKEND_ORCHESTRATION_SAVE_AI_HINT_URL=receiver.url) as stack:
         worker = stack.start_worker(processes=2, threads=4)
         port = stack.env["WORKER_METRICS_PORT"]
         base = f"http://127.0.0.1:{port}"
@@ -49,6 +58,7 @@ def test_worker_port_serves_metrics_and_probes(services, fake, tmp_path):
         assert stack.add_request(5, "factorial", BUGGY, "debug").status_code == 200
         assert stack.add_reflection(5, "What do you think is wrong?", REFLECTION).status_code == 200
         assert stack.wait_for_hint(5)["job_finished_successfully"]
+        wait_until(lambda: receiver.received, timeout=60, what="the callback to arrive")
         wait_until(stack.queue_idle, what="the stack to be idle")
 
         worker_metrics = samples(f"{base}/metrics")
@@ -63,6 +73,9 @@ def test_worker_port_serves_metrics_and_probes(services, fake, tmp_path):
         assert web[("hint_requests_total", (("outcome", "accepted"),))] == 1
         assert web[("hint_hints_total", (("engine", "openai"), ("hint_type", "debug"), ("outcome", "ok")))] == 1
         assert web[("hint_queue_depth", (("queue", queue),))] == 0
+        assert web[("hint_callback_attempts_total", ())] == 2  # the failed POST and the retry
+        wait_until(lambda: samples(f"{stack.base}/metrics", stack.auth)[("hint_callbacks_unreported", ())] == 0,
+                   timeout=30, what="the hint to be recorded as reported")
 
         stack.stop(worker)  # a stopped host: the probe script fails
         assert probe_script(stack.env, "healthz").returncode == 1
