@@ -31,7 +31,7 @@ from migrations import migrate
 from runtime import Runtime, build, make_services
 from settings import Settings, load_settings
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import SANDBOX, TEST_TOKEN, CallbackReceiver, api_client
+from tests.helpers import SANDBOX, TEST_TOKEN, CallbackReceiver, api_client, require_service
 
 KINDS = ("unit", "pipeline", "stack", "crash", "tools", "console")
 
@@ -158,3 +158,11 @@ def receiver() -> Iterator[CallbackReceiver]:
     receiver = CallbackReceiver()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def production_servers() -> None:
+    """The local PostgreSQL and RabbitMQ the production-stack tests run on (a failure with
+    CI=true, a skip elsewhere: tests/helpers.require_service)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("RabbitMQ", "127.0.0.1", 5672)

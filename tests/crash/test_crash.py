@@ -19,7 +19,6 @@ from contextlib import contextmanager
 import pytest
 
 from tests.fake_openai import FakeOpenAI, stall
-from tests.helpers import require_service
 from tests.production import (
     fast_ai_config,
     postgres_down,
@@ -36,12 +35,6 @@ def buggy(request_id: int) -> str:
     """Each request its own program, so none reuses another's LLM answer."""
     name = f"product_{request_id}"
     return f"def factorial(n):\n    {name} = 0\n    for i in range(1, n + 1):\n        {name} *= i\n    return {name}\n"
-
-
-@pytest.fixture
-def services():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
 
 
 @pytest.fixture
@@ -96,7 +89,7 @@ def assert_ended_once(stack, receiver, request_ids: list[int]) -> None:
         assert counts == (1, 1, 1), (request_id, counts)
 
 
-def test_worker_killed_while_waiting_on_the_llm(services, fake, receiver, tmp_path):
+def test_worker_killed_while_waiting_on_the_llm(production_servers, fake, receiver, tmp_path):
     fake.push(stall(3))  # the first call is the program call: it is in flight when the worker dies
     with crash_stack(tmp_path, fake, receiver) as stack:
         worker = stack.start_worker(threads=4)
@@ -118,7 +111,7 @@ def test_worker_killed_while_waiting_on_the_llm(services, fake, receiver, tmp_pa
         assert takeovers == [(1,)]
 
 
-def test_worker_killed_while_running_a_program(services, fake, receiver, tmp_path):
+def test_worker_killed_while_running_a_program(production_servers, fake, receiver, tmp_path):
     with crash_stack(tmp_path, fake, receiver) as stack:
         worker = stack.start_worker(threads=4)
         stack.wait_until_consuming()
@@ -142,7 +135,7 @@ COMMIT_POINTS = {
 }
 
 
-def test_worker_killed_between_commit_and_send(services, fake, receiver, tmp_path):
+def test_worker_killed_between_commit_and_send(production_servers, fake, receiver, tmp_path):
     with crash_stack(tmp_path, fake, receiver) as stack:
         for request_id in COMMIT_POINTS:
             ask(stack, request_id)
@@ -157,7 +150,7 @@ def test_worker_killed_between_commit_and_send(services, fake, receiver, tmp_pat
         assert len(fake.prompts("program")) == 4 and len(fake.prompts("hint")) == 4
 
 
-def test_rabbitmq_restart_during_a_run(services, fake, receiver, tmp_path):
+def test_rabbitmq_restart_during_a_run(production_servers, fake, receiver, tmp_path):
     fake.latency = 1.0  # requests are in the middle of LLM calls when the broker goes
     with crash_stack(tmp_path, fake, receiver, exclusive=True) as stack:
         stack.start_worker(threads=8)
@@ -176,7 +169,7 @@ def test_rabbitmq_restart_during_a_run(services, fake, receiver, tmp_path):
         assert len(fake.prompts("program")) == 5 and len(fake.prompts("hint")) == 5
 
 
-def test_postgresql_restart_during_a_run(services, fake, receiver, tmp_path):
+def test_postgresql_restart_during_a_run(production_servers, fake, receiver, tmp_path):
     fake.latency = 1.0
     with crash_stack(tmp_path, fake, receiver, exclusive=True) as stack:
         stack.start_worker(threads=8)

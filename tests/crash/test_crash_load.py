@@ -13,23 +13,16 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from tests.crash.test_crash import FIX, buggy
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import CallbackReceiver, require_service, wait_until
+from tests.helpers import CallbackReceiver, wait_until
 from tests.production import PROBE_NAME, fast_ai_config, production_stack
 
 REQUESTS = 200
 POOL = 3  # connections per process
 WORKER_PROCESSES = 2
-
-
-@pytest.fixture
-def services():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
 
 
 class ConnectionSampler:
@@ -58,7 +51,7 @@ class ConnectionSampler:
         self._thread.join()
 
 
-def test_200_concurrent_requests_finish_without_a_connection_error(services, tmp_path):
+def test_200_concurrent_requests_finish_without_a_connection_error(production_servers, tmp_path):
     fake = FakeOpenAI(latency=0.2)
     fake.program_answers = [json.dumps({"fixed_program": FIX})]
     fake.start()

@@ -8,19 +8,13 @@ import json
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import CallbackReceiver, require_service, wait_until
+from tests.helpers import CallbackReceiver, wait_until
 from tests.production import production_stack
 
 BUGGY = "def factorial(n):\n    result = 0\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 WRONG_FIX = "def factorial(n):\n    result = 0\n    for i in range(0, n + 1):\n        result *= i\n    return result\n"
 GOOD_FIX = "def factorial(n):\n    result = 1\n    for i in range(1, n + 1):\n        result *= i\n    return result\n"
 REFLECTION = "I start my result at zero and multiply, maybe that is the problem."
-
-
-@pytest.fixture
-def services():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def fake():
     fake.stop()
 
 
-def test_debug_request_on_the_production_stack(services, fake, tmp_path):
+def test_debug_request_on_the_production_stack(production_servers, fake, tmp_path):
     receiver = CallbackReceiver(fail_first=1)  # orchestration hiccups once: the hint is retried
     try:
         with production_stack(
@@ -86,7 +80,7 @@ def test_debug_request_on_the_production_stack(services, fake, tmp_path):
         receiver.stop()
 
 
-def test_correct_program_on_the_production_stack(services, fake, tmp_path):
+def test_correct_program_on_the_production_stack(production_servers, fake, tmp_path):
     with production_stack(tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake.base_url) as stack:
         assert stack.add_request(7, "factorial", GOOD_FIX, "plan").status_code == 200
         answer = stack.wait_for_hint(7)

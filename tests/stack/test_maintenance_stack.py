@@ -6,18 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 import requests
 
 from settings import ROOT
-from tests.helpers import BUGGY_FACTORIAL, REFLECTION, require_service, wait_until
+from tests.helpers import BUGGY_FACTORIAL, REFLECTION, wait_until
 from tests.production import production_stack
-
-
-@pytest.fixture
-def services():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
 
 
 def script(stack, *args: str) -> subprocess.CompletedProcess:
@@ -25,7 +18,7 @@ def script(stack, *args: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
-def test_rerun_and_prune_on_the_production_stack(services, tmp_path):
+def test_rerun_and_prune_on_the_production_stack(production_servers, tmp_path):
     with production_stack(tmp_path, SWEEP_INTERVAL_SECONDS="1") as stack:
         # A request that fails: no reflection, and its deadline passes (the sweep ends it).
         assert stack.add_request(201, "factorial", BUGGY_FACTORIAL, "debug").status_code == 200

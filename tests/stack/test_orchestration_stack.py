@@ -11,19 +11,13 @@ import pytest
 
 from tests.fake_openai import FakeOpenAI
 from tests.fake_orchestration import Endpoint, FakeOrchestration
-from tests.helpers import require_service, wait_until
+from tests.helpers import wait_until
 from tests.production import production_stack
 
 WRONG = "def reverse_words(text):\n    return text[::-1]\n"
 RIGHT = "def reverse_words(text):\n    return ' '.join(reversed(text.split()))\n"
 STUCK = "def reverse_words(text):\n    pass\n"
 EVIDENCE = "Test failed: reverse_words('hello world') should be 'world hello', got 'dlrow olleh'"
-
-
-@pytest.fixture
-def servers():
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("RabbitMQ", "127.0.0.1", 5672)
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def llm():
     fake.stop()
 
 
-def test_a_courses_own_problem_gets_debug_and_plan_hints(servers, llm, tmp_path):
+def test_a_courses_own_problem_gets_debug_and_plan_hints(production_servers, llm, tmp_path):
     with FakeOrchestration() as orchestration, production_stack(
         tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=llm.base_url,
         BACKEND_ORCHESTRATION_GET_PROBLEMS_URL=orchestration.problems_url,
