@@ -4,13 +4,11 @@ explicit settings, an application on a chosen database, a loopback server, the b
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from waitress.server import create_server
 
@@ -19,6 +17,7 @@ from hint_api import create_app
 from migrations import migrate
 from models import db
 from settings import Settings, load_settings
+from tests.helpers import require
 
 CONSOLE_TOKEN = "console-token-0123456789abcdef"
 SECOND_CONSOLE_TOKEN = "console-token-second-abcdef0123"
@@ -80,15 +79,6 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.close()
         thread.join(timeout=10)
-
-
-def require(available: bool, message: str) -> None:
-    """Under CI=true what a test needs must be there (a failure); elsewhere the test skips."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def chromium_or_skip() -> None:

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from tests.helpers import wait_until
+from tests.helpers import require, wait_until
 from tests.production import ROOT, free_port
 
 FLOOD = 1100  # more than select() can watch: descriptors above 1023
@@ -23,8 +23,7 @@ FLOOD = 1100  # more than select() can watch: descriptors above 1023
 def web(tmp_path):
     """The API in its embedded mode, in its own process, with the production waitress setup."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < FLOOD + 200:
-        pytest.skip(f"the open-files limit ({hard}) is below what the flood needs")
+    require(hard >= FLOOD + 200, f"the open-files limit ({hard}) is below what the flood needs")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this process opens the flood
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'hint.db'}",
