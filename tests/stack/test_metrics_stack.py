@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import CallbackReceiver, wait_until
 from tests.production import ROOT, production_stack
-from tests.stack.test_e2e import BUGGY, REFLECTION, fake, services
+from tests.stack.test_e2e import BUGGY, REFLECTION, fake
 
-__all__ = ["fake", "services"]
+__all__ = ["fake"]
 
 
 def samples(url: str, headers: dict[str, str] | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -27,7 +27,7 @@ def probe_script(env: dict[str, str], which: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=30)
 
 
-def test_worker_port_serves_metrics_and_probes(services, fake, tmp_path):
+def test_worker_port_serves_metrics_and_probes(production_servers, fake, tmp_path):
     receiver = CallbackReceiver(fail_first=1)  # one failed callback: the attempts counter shows it
     try:
         run_stack(fake, tmp_path, receiver)
